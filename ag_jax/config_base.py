@@ -1,0 +1,45 @@
+"""Fields every ag_jax config shares.
+
+Each `configs/<model>.py:get_config(arg)` starts from `base_config()`, fills the `model`
+section and the model-specific defaults, applies its variant (`test`, `bench`, dataset names)
+and returns the config locked, so a typo in `--config.x.y=v` is an error.
+"""
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = ''  # 'crbm' | 'rbm' | 'wgan' | 'gan'
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = '1000g_805'  # a bundled dataset, used when `path` is empty
+  c.data.path = ''  # a directory written by experiments/prepare_data.py
+  c.data.in_memory = 'auto'  # 'auto' | 'yes' | 'no': hold the train split in host memory
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 32
+  c.train.num_steps = 1000
+  c.train.log_every = 50
+  c.train.checkpoint_every = 500
+  c.train.keep_checkpoints = 3
+
+  c.sample = ml_collections.ConfigDict()
+  c.sample.num_samples = 5000  # AGs written at the end of training
+  c.sample.batch_size = 1000
+
+  c.evaluate = ml_collections.ConfigDict()
+  c.evaluate.at_end = True  # run the evaluation report after training
+
+  c.mesh = ml_collections.ConfigDict()
+  c.mesh.data = -1  # -1: all devices not used by other axes
+  c.mesh.window = 1  # CRBM only: windows split over this many devices
+  return c
+
+
+def parse_variant(arg: str | None) -> list[str]:
+  """`'test,foo'` -> `['test', 'foo']`; empty for None or ''."""
+  return [a for a in (arg or '').split(',') if a]
