@@ -1,0 +1,30 @@
+"""Shared test set-up: a private dataset cache, paths to the bundled data, key-reuse checks."""
+
+import os
+import pathlib
+import tempfile
+
+# Bundled datasets are prepared on first use into this cache; keep tests off the user's.
+os.environ.setdefault('AG_JAX_CACHE', tempfile.mkdtemp(prefix='ag_jax_test_cache_'))
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+
+import jax  # pylint: disable=g-import-not-at-top
+import pytest  # pylint: disable=g-import-not-at-top
+
+jax.config.update('jax_debug_key_reuse', True)
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DATA = ROOT / 'ag_jax' / 'datasets'
+HAPT_805 = DATA / '1000g_805' / '805_SNP_1000G_real.hapt.zip'
+LEGEND_805 = DATA / '1000g_805' / '805_SNP.legend'
+PANEL = DATA / '1000g_805' / 'integrated_call_samples_v3.20130502.ALL.panel'
+AGBL4 = [DATA / '1000g_agbl4' / 'AGBL4_split1.vcf.gz', DATA / '1000g_agbl4' / 'AGBL4_split2.vcf.gz']
+VCF_140KB = DATA / 'fixtures' / 'chr1_140kb.vcf.gz'
+PUBLISHED_GAN = DATA / 'published_805' / '805_SNP_GAN_AG_20000epochs.hapt.zip'
+PUBLISHED_RBM = DATA / 'published_805' / '805_SNP_RBM_AG_800Epochs.hapt.zip'
+
+
+@pytest.fixture(scope='session')
+def ds805():
+  from ag_jax import data  # pylint: disable=g-import-not-at-top
+  return data.open_dataset('1000g_805')
