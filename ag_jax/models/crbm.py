@@ -1,0 +1,143 @@
+"""Conditional RBM chain along the genome (Yelmen et al. 2023), window-parallel.
+
+SNPs are cut into windows of W visibles with stride W/2: window w covers [w W/2, w W/2 + W).
+Window 0 is a plain RBM; window w > 0 is an RBM whose first half is pinned (clamped) to the
+data during training and to window w-1's generated second half during sampling. All windows
+share one shape, so their parameters are stacked (`RBMParams` with a leading window axis),
+training is one vmapped update over all windows, and sampling is a lax.scan along the genome.
+The last window is padded; padded visibles are clamped to 0 and get zero gradient. A plain
+RBM over all SNPs is the one-window case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ag_jax.models import rbm
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+  """Where windows sit on the genome. All fields are static (Python/numpy)."""
+  num_snps: int
+  window: int  # W visibles per window
+  num_windows: int
+
+  @property
+  def half(self) -> int:
+    return self.window // 2
+
+  @property
+  def padded_snps(self) -> int:
+    return (self.num_windows - 1) * self.half + self.window
+
+  @property
+  def index(self) -> np.ndarray:
+    """int32 [num_windows, W]: SNP index of each visible (into the padded genome)."""
+    return (np.arange(self.num_windows)[:, None] * self.half + np.arange(self.window)).astype(np.int32)
+
+  @property
+  def pad_mask(self) -> np.ndarray:
+    """bool [num_windows, W]: visibles beyond the last SNP."""
+    return self.index >= self.num_snps
+
+  @property
+  def pin_mask(self) -> np.ndarray:
+    """bool [num_windows, W]: visibles clamped to the data in training (first half, w > 0)."""
+    m = np.zeros((self.num_windows, self.window), bool)
+    m[1:, :self.half] = True
+    return m
+
+
+def make_layout(num_snps: int, window: int) -> Layout:
+  """Windows of `window` SNPs (even, >= 2) with stride window/2; one window if it covers all."""
+  if window >= num_snps or window <= 0:
+    return Layout(num_snps, num_snps, 1)
+  if window % 2:
+    raise ValueError(f'window_size must be even (stride is half a window), got {window}.')
+  half = window // 2
+  num_windows = int(np.ceil((num_snps - window) / half)) + 1
+  return Layout(num_snps, window, num_windows)
+
+
+def to_windows(layout: Layout, x: jax.Array) -> jax.Array:
+  """x: [B, num_snps] -> [num_windows, B, W] (zero padded)."""
+  x = jnp.pad(x, ((0, 0), (0, layout.padded_snps - layout.num_snps)))
+  return jnp.transpose(x[:, layout.index], (1, 0, 2))
+
+
+def from_windows(layout: Layout, first: jax.Array, halves: jax.Array) -> jax.Array:
+  """Window 0 [N, W] and the second halves of windows 1.. [num_windows-1, N, W/2] -> [N, S]."""
+  parts = [first] + ([jnp.transpose(halves, (1, 0, 2)).reshape(first.shape[0], -1)]
+                     if layout.num_windows > 1 else [])
+  return jnp.concatenate(parts, axis=1)[:, :layout.num_snps]
+
+
+def init_params(key: jax.Array, layout: Layout, num_hidden: int, allele_freq: np.ndarray,
+                init_std: float = 1e-4) -> rbm.RBMParams:
+  """Stacked parameters: w [n_windows, W, H], vb [n_windows, W], hb [n_windows, H]."""
+  freq = to_windows(layout, jnp.asarray(allele_freq, jnp.float32)[None])[:, 0]  # [n_w, W]
+  keys = jax.random.split(key, layout.num_windows)
+  return jax.vmap(lambda k, f: rbm.init_params(k, layout.window, num_hidden, f, init_std))(keys, freq)
+
+
+def window_keys(key: jax.Array, num_windows: int) -> jax.Array:
+  """Per-window keys fold_in(key, w), so one window's randomness never depends on another's."""
+  return jax.vmap(lambda w: jax.random.fold_in(key, w))(jnp.arange(num_windows))
+
+
+def window_gradient(params: rbm.RBMParams, data: jax.Array, chains: jax.Array, key: jax.Array,
+                    clamp_mask: jax.Array, *, gibbs_steps: int, centred: bool, l2: float,
+                    persistent: bool, dtype=jnp.float32):
+  """One window's update direction. data [B, W], chains [B, W] (persistent state).
+
+  The negative chains start from the persistent state (PCD) or from uniform noise (the
+  original "random restart every minibatch"), have their clamped visibles set to the data
+  (pinned half) or 0 (padding), and run `gibbs_steps` sweeps. Returns (grad, new chains).
+  """
+  k_init, k_run = jax.random.split(key)
+  start = chains if persistent else rbm.random_visible(k_init, chains.shape)
+  v_neg = rbm.run(params, start, k_run, gibbs_steps, clamp_mask, data, dtype=dtype)
+  grad = rbm.gradient(params, data, v_neg, centred=centred, l2=l2, dtype=dtype)
+  return grad, v_neg
+
+
+def sample(params: rbm.RBMParams, layout: Layout, key: jax.Array, num: int, *, num_sweeps: int,
+           beta_start: float = 1.0, init_freq: np.ndarray | None = None,
+           dtype=jnp.float32) -> jax.Array:
+  """Generates `num` haplotypes [num, num_snps] in {0, 1}, window by window (lax.scan).
+
+  Window 0 starts from noise (Bernoulli(init_freq) if given, else 0.5) and runs `num_sweeps`
+  sweeps; window w starts its free half the same way, with its first half pinned to window
+  w-1's second half, and runs `num_sweeps` sweeps.
+  """
+  w_, h_ = layout.window, layout.half
+  pad = jnp.asarray(layout.pad_mask)
+  pin = jnp.asarray(layout.pin_mask)
+  p0 = 0.5 if init_freq is None else to_windows(layout, jnp.asarray(init_freq, jnp.float32)[None])[:, 0]
+  p0 = jnp.broadcast_to(p0, (layout.num_windows, w_))
+  keys = window_keys(key, layout.num_windows)
+  take = lambda tree, i: jax.tree.map(lambda a: a[i], tree)
+
+  def window_sample(params_w, k, p_w, clamp_mask, clamp_values):
+    k_init, k_run = jax.random.split(k)
+    v = rbm.random_visible(k_init, (num, w_), p_w)
+    return rbm.run(params_w, v, k_run, num_sweeps, clamp_mask, clamp_values, beta_start, dtype)
+
+  first = window_sample(take(params, 0), keys[0], p0[0], pad[0], jnp.zeros((num, w_)))
+  if layout.num_windows == 1:
+    return from_windows(layout, first, None).astype(jnp.uint8)
+
+  def step(prev, xs):
+    params_w, k, p_w, pad_w, pin_w = xs
+    values = jnp.concatenate([prev[:, h_:], jnp.zeros((num, w_ - h_))], axis=1)
+    v = window_sample(params_w, k, p_w, pad_w | pin_w, values)
+    return v, v[:, h_:]
+
+  rest = jax.tree.map(lambda a: a[1:], (params, keys, p0, pad, pin))
+  _, halves = jax.lax.scan(step, first, rest)
+  return from_windows(layout, first, halves).astype(jnp.uint8)

@@ -1,0 +1,129 @@
+"""Bernoulli-Bernoulli restricted Boltzmann machine as pure functions.
+
+Parameters are an explicit pytree (`RBMParams`); the Gibbs sampler is a pair of pure functions
+over visible states (`sweep`, `run`) with clamping by mask, in the style of blackjax/jax-md
+samplers. Layout: visible states are `[num_chains, num_visible]` float32 in {0, 1}; the weight
+matrix is `[num_visible, num_hidden]`.
+
+  E(v, h) = -v W h - b.v - c.h,   p(h=1|v) = sigmoid(v W + c),   p(v=1|h) = sigmoid(W h + b).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class RBMParams(NamedTuple):
+  w: jax.Array  # [num_visible, num_hidden]
+  vb: jax.Array  # [num_visible]
+  hb: jax.Array  # [num_hidden]
+
+
+def init_params(key: jax.Array, num_visible: int, num_hidden: int, visible_freq: jax.Array,
+                init_std: float = 1e-4) -> RBMParams:
+  """Original code's init: W ~ N(0, init_std), b = data log-odds (clamped), c = 0."""
+  p = jnp.clip(visible_freq, 1e-5, 1 - 1e-5)
+  return RBMParams(
+      w=init_std * jax.random.normal(key, (num_visible, num_hidden), jnp.float32),
+      vb=jnp.log(p / (1 - p)).astype(jnp.float32),
+      hb=jnp.zeros((num_hidden,), jnp.float32))
+
+
+def _matmul(a: jax.Array, b: jax.Array, dtype) -> jax.Array:
+  """a @ b with operands in `dtype` (bf16 is exact for 0/1 units), accumulated in float32."""
+  return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32)
+
+
+def hidden_logits(params: RBMParams, v: jax.Array, dtype=jnp.float32) -> jax.Array:
+  """v: [..., V] -> [..., H] pre-activations v W + c."""
+  return _matmul(v, params.w, dtype) + params.hb
+
+
+def visible_logits(params: RBMParams, h: jax.Array, dtype=jnp.float32) -> jax.Array:
+  """h: [..., H] -> [..., V] pre-activations W h + b."""
+  return _matmul(h, params.w.T, dtype) + params.vb
+
+
+def energy(params: RBMParams, v: jax.Array, h: jax.Array) -> jax.Array:
+  return -(jnp.einsum('...v,vh,...h->...', v, params.w, h) + v @ params.vb + h @ params.hb)
+
+
+def free_energy(params: RBMParams, v: jax.Array) -> jax.Array:
+  """F(v) = -b.v - sum_j softplus((v W + c)_j); p(v) is proportional to exp(-F(v))."""
+  return -(v @ params.vb) - jnp.sum(jax.nn.softplus(hidden_logits(params, v)), axis=-1)
+
+
+def sweep(params: RBMParams, v: jax.Array, key: jax.Array, clamp_mask: jax.Array | None = None,
+          clamp_values: jax.Array | None = None, beta: float | jax.Array = 1.0,
+          dtype=jnp.float32) -> jax.Array:
+  """One Gibbs sweep v -> h -> v'. Clamped visibles (mask True) are reset to clamp_values.
+
+  v: [C, V] in {0, 1}; clamp_mask: [V] or [C, V] bool; clamp_values: broadcastable to v.
+  beta: inverse temperature (1 samples the model; < 1 flattens it, for annealing).
+  """
+  kh, kv = jax.random.split(key)
+  ph = jax.nn.sigmoid(beta * hidden_logits(params, v, dtype))
+  h = jax.random.bernoulli(kh, ph).astype(v.dtype)
+  pv = jax.nn.sigmoid(beta * visible_logits(params, h, dtype))
+  v_new = jax.random.bernoulli(kv, pv).astype(v.dtype)
+  if clamp_mask is not None:
+    v_new = jnp.where(clamp_mask, clamp_values, v_new)
+  return v_new
+
+
+def run(params: RBMParams, v: jax.Array, key: jax.Array, num_sweeps: int,
+        clamp_mask: jax.Array | None = None, clamp_values: jax.Array | None = None,
+        beta_start: float = 1.0, dtype=jnp.float32) -> jax.Array:
+  """`num_sweeps` Gibbs sweeps in one lax.fori_loop; the key of sweep i is fold_in(key, i).
+
+  With beta_start < 1 the inverse temperature rises linearly from beta_start to 1 over the
+  first half of the sweeps (simulated annealing from a flatter distribution), then stays 1.
+  """
+  if clamp_mask is not None:
+    v = jnp.where(clamp_mask, clamp_values, v)
+  anneal_steps = max(num_sweeps // 2, 1)
+
+  def body(i, v):
+    frac = jnp.minimum(i / anneal_steps, 1.0)
+    beta = beta_start + (1.0 - beta_start) * frac
+    return sweep(params, v, jax.random.fold_in(key, i), clamp_mask, clamp_values, beta, dtype)
+
+  return jax.lax.fori_loop(0, num_sweeps, body, v)
+
+
+def random_visible(key: jax.Array, shape: tuple[int, ...], p: float | jax.Array = 0.5) -> jax.Array:
+  return jax.random.bernoulli(key, p, shape).astype(jnp.float32)
+
+
+def gradient(params: RBMParams, v_pos: jax.Array, v_neg: jax.Array, *, centred: bool = True,
+             l2: float = 0.0, dtype=jnp.float32) -> RBMParams:
+  """Log-likelihood ascent direction from data v_pos [B, V] and model samples v_neg [C, V].
+
+  Both phases use hidden means. `centred=True` is the centred gradient of the original code
+  (paper_notes section 3.2); False is plain CD/PCD. The L2 term is -2 l2 theta.
+  """
+  h_pos = jax.nn.sigmoid(hidden_logits(params, v_pos, dtype))
+  h_neg = jax.nn.sigmoid(hidden_logits(params, v_neg, dtype))
+  nb, nc = v_pos.shape[0], v_neg.shape[0]
+  if centred:
+    v_bar = v_pos.mean(0)
+    h_bar = h_pos.mean(0)
+    dw = ((v_pos - v_bar).T @ (h_pos - h_bar)) / nb - ((v_neg - v_bar).T @ (h_neg - h_bar)) / nc
+    dvb = v_pos.mean(0) - v_neg.mean(0) - dw @ h_bar
+    dhb = h_pos.mean(0) - h_neg.mean(0) - v_bar @ dw
+  else:
+    dw = v_pos.T @ h_pos / nb - v_neg.T @ h_neg / nc
+    dvb = v_pos.mean(0) - v_neg.mean(0)
+    dhb = h_pos.mean(0) - h_neg.mean(0)
+  if l2:
+    dw, dvb, dhb = dw - 2 * l2 * params.w, dvb - 2 * l2 * params.vb, dhb - 2 * l2 * params.hb
+  return RBMParams(dw, dvb, dhb)
+
+
+def reconstruction_error(params: RBMParams, v: jax.Array, dtype=jnp.float32) -> jax.Array:
+  """Mean squared error of the one-step mean-field reconstruction v -> E[h] -> E[v]."""
+  h = jax.nn.sigmoid(hidden_logits(params, v, dtype))
+  return jnp.mean((jax.nn.sigmoid(visible_logits(params, h, dtype)) - v) ** 2)

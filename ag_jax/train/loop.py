@@ -1,0 +1,309 @@
+"""The training job shared by every model family.
+
+`run(config, workdir)`: open the data, create the state already placed on the mesh, resume
+from the latest checkpoint, run the jitted step with prefetched batches, log, checkpoint,
+stop cleanly on SIGTERM, fail fast on NaN, and finally write AGs (and the report).
+
+The key of step s is fold_in(key(seed), s) and its batch is a pure function of (seed, s), so
+a resumed run is bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import logging as std_logging
+import math
+import pathlib
+import signal
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from ag_jax import checkpoint as ckpt_lib
+from ag_jax import data as data_lib
+from ag_jax import parallel
+from ag_jax.train import metrics as metrics_lib
+
+logging = std_logging.getLogger('ag_jax')
+
+FAMILIES = {
+    'crbm': 'ag_jax.train.rbm',
+    'rbm': 'ag_jax.train.rbm',
+    'wgan': 'ag_jax.train.adversarial',
+    'gan': 'ag_jax.train.adversarial',
+}
+
+
+class NonFiniteError(FloatingPointError):
+  """A metric became NaN/inf; the message names the step range."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataInfo:
+  num_snps: int
+  allele_freq: np.ndarray  # float32 [num_snps], train split
+  positions: np.ndarray | None  # int64 [num_snps]
+  num_train: int
+
+
+def family(config) -> Any:
+  name = config.model.name
+  if name not in FAMILIES:
+    raise ValueError(f'config.model.name={name!r}: known models are {", ".join(FAMILIES)}.')
+  return importlib.import_module(FAMILIES[name])
+
+
+def open_data(config) -> data_lib.Dataset:
+  return data_lib.open_dataset(config.data.path or config.data.name)
+
+
+def data_info(ds: data_lib.Dataset) -> DataInfo:
+  return DataInfo(num_snps=ds.num_snps,
+                  allele_freq=ds.allele_frequencies('train').astype(np.float32),
+                  positions=ds.variants['pos'], num_train=ds.num_train)
+
+
+def step_key(seed: int, step: int | jax.Array) -> jax.Array:
+  return jax.random.fold_in(jax.random.key(seed), step)
+
+
+@dataclasses.dataclass
+class Setup:
+  """Everything the loop and generation need, built once."""
+  config: ml_collections.ConfigDict
+  dataset: data_lib.Dataset
+  info: DataInfo
+  fam: Any
+  mesh: jax.sharding.Mesh
+  state_sharding: Any
+  abstract_state: Any
+  create: Callable
+
+
+def build(config, dataset: data_lib.Dataset | None = None) -> Setup:
+  ds = dataset or open_data(config)
+  info = data_info(ds)
+  fam = family(config)
+  mesh = parallel.make_mesh(config.mesh)
+  parallel.check_batch(mesh, config.train.batch_size)
+  create = lambda key: fam.create_state(config, info, key)
+  abstract = jax.eval_shape(create, jax.random.key(config.seed))
+  if hasattr(fam, 'partition_specs'):
+    specs = fam.partition_specs(config, abstract)
+    sharding = parallel.shardings_from_specs(mesh, specs)
+  else:
+    sharding = jax.tree.map(lambda _: parallel.replicated(mesh), abstract)
+  abstract = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                          abstract, sharding)
+  return Setup(config, ds, info, fam, mesh, sharding, abstract, create)
+
+
+def init_or_restore(setup: Setup, ckpt: ckpt_lib.Checkpointer):
+  if ckpt.latest_step() is not None:
+    logging.info('resuming from checkpoint step %d in %s', ckpt.latest_step(), ckpt.directory)
+    return ckpt.restore(setup.abstract_state)
+  init = jax.jit(setup.create, out_shardings=setup.state_sharding)
+  return init(jax.random.key(setup.config.seed))
+
+
+class _StopSignal:
+  """Turns SIGTERM/SIGINT into a flag the loop checks after each step."""
+
+  def __init__(self):
+    self.received = None
+    self._old = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      try:
+        self._old[sig] = signal.signal(sig, self._handler)
+      except ValueError:  # Not the main thread: no signal handling.
+        pass
+    return self
+
+  def _handler(self, signum, frame):
+    del frame
+    self.received = signal.Signals(signum).name
+
+  def __exit__(self, *exc):
+    for sig, old in self._old.items():
+      signal.signal(sig, old)
+
+
+def _check_finite(values: dict[str, float], last_good: int, step: int):
+  bad = sorted(k for k, v in values.items() if not math.isfinite(v))
+  if bad:
+    raise NonFiniteError(
+        f'non-finite {", ".join(bad)} between step {last_good} and step {step} '
+        f'(values: { {k: values[k] for k in bad} }); the last good checkpoint is kept. Lower '
+        'the learning rate or check the data.')
+
+
+def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
+  """Trains (or resumes) in `workdir`; returns the last logged metrics (and eval metrics)."""
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  parallel.initialize_distributed()
+  is_main = jax.process_index() == 0
+  if is_main:
+    _write_config(config, workdir)
+  setup = build(config)
+  tc = config.train
+  ckpt = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
+  state = init_or_restore(setup, ckpt)
+  start = int(jax.device_get(state.step))
+  writer = metrics_lib.MetricsWriter(workdir, enabled=is_main, resume_step=start)
+  logging.info('%s: %s, %d SNPs, %d train haplotypes; mesh %s; step %d of %d',
+               config.model.name, setup.dataset.path, setup.info.num_snps,
+               setup.info.num_train, dict(setup.mesh.shape), start, tc.num_steps)
+  batch_sharding = parallel.batch_sharding(setup.mesh)
+  step_fn = jax.jit(setup.fam.make_train_step(config, setup.info),
+                    in_shardings=(setup.state_sharding, batch_sharding, None),
+                    out_shardings=(setup.state_sharding, None), donate_argnums=0)
+  loader = data_lib.BatchLoader(setup.dataset, batch_size=tc.batch_size, seed=config.seed,
+                                process_index=jax.process_index(),
+                                process_count=jax.process_count(),
+                                in_memory=config.data.in_memory)
+  last = {}
+  if start < tc.num_steps:
+    last = _train(setup, state, step_fn, loader, ckpt, writer, start)
+    if last.get('stopped'):
+      return last
+    state = last.pop('state')
+  else:
+    logging.info('already trained to step %d', start)
+  writer.close()
+  if is_main or jax.process_count() > 1:
+    last.update(_finish(setup, state, workdir))
+  ckpt.close()
+  return last
+
+
+def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> dict:
+  config, tc = setup.config, setup.config.train
+  t_compile = time.time()
+  logging.info('compiling the train step...')
+  first_batch = loader.batch(start)
+  compiled = step_fn.lower(state, parallel.global_batch(setup.mesh, first_batch),
+                           step_key(config.seed, start)).compile()
+  logging.info('compiled in %.1fs', time.time() - t_compile)
+  last_good, last_metrics = start, {}
+  t0, steps_done = time.time(), 0
+  with _StopSignal() as stop:
+    for step, batch in loader.iterate(start, tc.num_steps - start):
+      state, metrics = compiled(state, parallel.global_batch(setup.mesh, batch),
+                                step_key(config.seed, step))
+      done = step + 1
+      steps_done += 1
+      log_now = done % tc.log_every == 0 or done == tc.num_steps
+      save_now = done % tc.checkpoint_every == 0 or done == tc.num_steps or stop.received
+      if log_now or save_now:
+        values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        _check_finite(values, last_good, done)
+        last_good = done
+        rate = steps_done / max(time.time() - t0, 1e-9)
+        values.update(steps_per_sec=rate, haplotypes_per_sec=rate * tc.batch_size)
+        last_metrics = values
+        if log_now:
+          eta = (tc.num_steps - done) / max(rate, 1e-9)
+          writer.write(done, values)
+          logging.info('step %d/%d  %.2f steps/s  ETA %s  %s', done, tc.num_steps, rate,
+                       _hms(eta), '  '.join(f'{k} {v:.4g}' for k, v in values.items()
+                                            if k not in ('steps_per_sec', 'haplotypes_per_sec')))
+      if save_now:
+        ckpt.save(done, state)
+      if stop.received:
+        logging.warning('%s received: saved step %d; run the same command again to resume.',
+                        stop.received, done)
+        writer.close()
+        return dict(last_metrics, stopped=True, step=done)
+  return dict(last_metrics, state=state)
+
+
+def _hms(seconds: float) -> str:
+  seconds = int(seconds)
+  return f'{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'
+
+
+def _write_config(config, workdir: pathlib.Path):
+  path = workdir / 'config.json'
+  text = config.to_json_best_effort(indent=2, sort_keys=True)
+  if path.exists() and json.loads(path.read_text()) != json.loads(text):
+    old = json.loads(path.read_text())
+    new = json.loads(text)
+    logging.warning('config differs from the one this workdir was started with (%s); '
+                    'continuing with the new one.', path)
+    del old, new
+  tmp = path.with_suffix('.json.tmp')
+  tmp.write_text(text + '\n')
+  tmp.replace(path)
+
+
+def generate(setup: Setup, state, num: int, seed: int, batch_size: int,
+             progress: bool = True):
+  """Yields uint8 [<= batch_size, num_snps] batches of AGs; batch i uses fold_in(key, i)."""
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  sampler = setup.fam.make_sampler(setup.config, setup.info)
+  fn = jax.jit(sampler, static_argnums=2)
+  key = jax.random.fold_in(jax.random.key(seed), 0x5A3)
+  with tqdm(total=num, unit='AG', disable=not progress, desc='generating') as bar:
+    for i, start in enumerate(range(0, num, batch_size)):
+      n = min(batch_size, num - start)
+      out = np.asarray(jax.device_get(fn(state, jax.random.fold_in(key, i), batch_size)))[:n]
+      bar.update(n)
+      yield out
+
+
+def _finish(setup: Setup, state, workdir: pathlib.Path) -> dict:
+  """Writes workdir/ags.hapt and, if configured, the evaluation report."""
+  from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
+  config = setup.config
+  ags = np.concatenate(list(generate(setup, state, config.sample.num_samples, config.seed,
+                                     config.sample.batch_size)))
+  writers.write_hapt(workdir / 'ags.hapt', ags)
+  logging.info('wrote %d AGs to %s', ags.shape[0], workdir / 'ags.hapt')
+  out = {'num_ags': int(ags.shape[0])}
+  train = setup.dataset.read_split('train')
+  out['af_r'] = float(np.corrcoef(ags.mean(0), train.mean(0))[0, 1])
+  logging.info('allele-frequency Pearson r (AGs vs train split): %.4f', out['af_r'])
+  if config.evaluate.at_end:
+    from ag_jax import evaluate  # pylint: disable=g-import-not-at-top
+    ds = setup.dataset
+    result = evaluate.run_evaluation(
+        train, {config.model.name: ags}, workdir / 'report', real_test=ds.read_split('test'),
+        positions=ds.variants['pos'], chrom=ds.variants['chrom'])
+    out['evaluation'] = result
+  (workdir / 'final_metrics.json').write_text(json.dumps(out, indent=2, default=float) + '\n')
+  return out
+
+
+@dataclasses.dataclass
+class Trained:
+  config: ml_collections.ConfigDict
+  setup: Setup
+  state: Any
+
+  def generate(self, num: int, seed: int = 0, batch_size: int = 1000, progress: bool = True):
+    return generate(self.setup, self.state, num, seed, batch_size, progress)
+
+
+def load_trained(workdir: str | pathlib.Path) -> Trained:
+  """The config, data info and latest checkpointed state of a training workdir."""
+  workdir = pathlib.Path(workdir)
+  path = workdir / 'config.json'
+  if not path.exists():
+    raise FileNotFoundError(f'{workdir}: not a training workdir (no config.json).')
+  config = ml_collections.ConfigDict(json.loads(path.read_text()))
+  setup = build(config)
+  ckpt = ckpt_lib.Checkpointer(workdir, keep=config.train.keep_checkpoints)
+  if ckpt.latest_step() is None:
+    raise FileNotFoundError(f'{workdir}: no checkpoint to generate from; train first.')
+  state = ckpt.restore(setup.abstract_state)
+  ckpt.close()
+  return Trained(config, setup, state)

@@ -1,0 +1,111 @@
+"""Family module for the RBM (2021 baseline) and the CRBM chain (2023).
+
+Both are the window chain of `ag_jax.models.crbm`: the plain RBM is one window over all SNPs.
+The loop calls `create_state`, `make_train_step`, `make_sampler` and `partition_specs`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+from jax.sharding import PartitionSpec as P
+import optax
+
+from ag_jax.models import crbm
+from ag_jax.models import rbm
+
+
+@flax.struct.dataclass
+class RBMState:
+  step: jax.Array  # int32 []
+  params: rbm.RBMParams  # stacked over windows: w [n_w, W, H], vb [n_w, W], hb [n_w, H]
+  opt_state: Any
+  chains: jax.Array  # float32 [n_w, batch, W]: persistent negative chains (PCD)
+
+
+def layout(config, info) -> crbm.Layout:
+  window = info.num_snps if config.model.name == 'rbm' else int(config.model.window_size)
+  return crbm.make_layout(info.num_snps, window)
+
+
+def _dtype(config):
+  return jnp.bfloat16 if config.model.matmul_dtype == 'bfloat16' else jnp.float32
+
+
+def optimizer(config) -> optax.GradientTransformation:
+  m = config.model
+  if m.optimizer == 'sgd':
+    return optax.sgd(m.lr, momentum=m.momentum or None)
+  if m.optimizer == 'adam':
+    return optax.adam(m.lr)
+  raise ValueError(f'config.model.optimizer={m.optimizer!r}: use sgd or adam.')
+
+
+def create_state(config, info, key: jax.Array) -> RBMState:
+  lay = layout(config, info)
+  k_params, k_chains = jax.random.split(key)
+  params = crbm.init_params(k_params, lay, config.model.num_hidden, info.allele_freq,
+                            config.model.init_std)
+  chains = rbm.random_visible(k_chains, (lay.num_windows, config.train.batch_size, lay.window))
+  chains = jnp.where(jnp.asarray(lay.pad_mask)[:, None], 0.0, chains)
+  return RBMState(step=jnp.zeros((), jnp.int32), params=params,
+                  opt_state=optimizer(config).init(params), chains=chains)
+
+
+def make_train_step(config, info) -> Callable:
+  lay = layout(config, info)
+  m = config.model
+  tx = optimizer(config)
+  clamp = jnp.asarray(lay.pin_mask | lay.pad_mask)  # [n_w, W]
+  free = ~clamp
+  dtype = _dtype(config)
+
+  def per_window(params, data, chains, key, clamp_w):
+    return crbm.window_gradient(params, data, chains, key, clamp_w, gibbs_steps=m.gibbs_steps,
+                                centred=m.centred, l2=m.l2, persistent=m.persistent, dtype=dtype)
+
+  def train_step(state: RBMState, batch: jax.Array, key: jax.Array):
+    data = crbm.to_windows(lay, batch.astype(jnp.float32))  # [n_w, B, W]
+    keys = crbm.window_keys(key, lay.num_windows)
+    grads, chains = jax.vmap(per_window)(state.params, data, state.chains, keys, clamp)
+    neg = jax.tree.map(lambda g: -g, grads)  # optax minimises; the gradient is an ascent.
+    updates, opt_state = tx.update(neg, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    n_free = jnp.maximum(free.sum(), 1)
+    af_gap = jnp.sum(jnp.abs(chains.mean(1) - data.mean(1)) * free) / n_free
+    recon = jax.vmap(rbm.reconstruction_error)(params, data).mean()
+    metrics = {
+        'reconstruction_error': recon,
+        'mean_abs_dw': jnp.mean(jnp.abs(updates.w)),
+        'chain_af_gap': af_gap,
+        'free_energy_gap': jnp.mean(jax.vmap(lambda p, d, c: rbm.free_energy(p, d).mean()
+                                             - rbm.free_energy(p, c).mean())(params, data, chains)),
+    }
+    new = state.replace(step=state.step + 1, params=params, opt_state=opt_state, chains=chains)
+    return new, metrics
+
+  return train_step
+
+
+def make_sampler(config, info) -> Callable:
+  lay = layout(config, info)
+  m = config.model
+  init_freq = info.allele_freq if m.sample_init == 'freq' else None
+
+  def sampler(state: RBMState, key: jax.Array, num: int) -> jax.Array:
+    return crbm.sample(state.params, lay, key, num, num_sweeps=m.sample_sweeps,
+                       beta_start=m.sample_beta_start, init_freq=init_freq, dtype=_dtype(config))
+
+  return sampler
+
+
+def partition_specs(config, state: RBMState):
+  """Windows over `window`, chains over (`window`, `data`); optimizer state like params."""
+  del config
+  windowed = lambda x: P('window') if getattr(x, 'ndim', 0) >= 1 else P()
+  return RBMState(step=P(), params=jax.tree.map(windowed, state.params),
+                  opt_state=jax.tree.map(windowed, state.opt_state),
+                  chains=P('window', 'data'))

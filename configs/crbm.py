@@ -1,0 +1,73 @@
+r"""CRBM chain (Yelmen et al. 2023): windows of W SNPs, stride W/2, each pinned on its first half.
+
+  python experiments/train.py --config=configs/crbm.py                   # bundled 805-SNP data
+  python experiments/train.py --config=configs/crbm.py:1000g_agbl4       # 4,053 SNPs on chr1
+  python experiments/train.py --config=configs/crbm.py:test              # tiny, seconds
+  python experiments/train.py --config=configs/crbm.py --config.data.path=DIR  # your own data
+
+Defaults follow the original code where known (centred gradient, SGD, vbias = data log-odds,
+W ~ N(0, 1e-4)); sizes are chosen to finish on a 2-core CPU in minutes.
+"""
+
+import ml_collections
+
+from ag_jax.config_base import base_config, parse_variant
+
+
+def model_config(name: str = 'crbm') -> ml_collections.ConfigDict:
+  m = ml_collections.ConfigDict()
+  m.name = name
+  m.window_size = 400  # W visibles per window (even); stride W/2
+  m.num_hidden = 256
+  m.gibbs_steps = 10  # k sweeps per update (the original: 50)
+  m.persistent = True  # PCD; False = the original random restart each minibatch
+  m.centred = True  # centred gradient as the original code
+  m.optimizer = 'sgd'
+  m.lr = 0.01
+  m.momentum = 0.0
+  m.l2 = 0.0
+  m.init_std = 1e-4
+  m.matmul_dtype = 'float32'  # 'bfloat16' on accelerators (0/1 units are exact)
+  # How AGs are drawn (design.md "Known pitfalls"): sweeps per window, start state, annealing.
+  m.sample_sweeps = 500
+  m.sample_init = 'freq'  # 'freq': Bernoulli(training allele frequency) starts; 'uniform'
+  m.sample_beta_start = 1.0  # < 1 anneals from a flatter distribution over the first half
+  return m
+
+
+def apply_variants(c: ml_collections.ConfigDict, arg: str | None) -> ml_collections.ConfigDict:
+  for v in parse_variant(arg):
+    if v == 'test':
+      c.model.window_size = 100 if c.model.name == 'crbm' else c.model.window_size
+      c.model.num_hidden = 16
+      c.model.gibbs_steps = 2
+      c.model.sample_sweeps = 10
+      c.train.batch_size = 32
+      c.train.num_steps = 20
+      c.train.log_every = 5
+      c.train.checkpoint_every = 10
+      c.sample.num_samples = 64
+      c.sample.batch_size = 32
+      c.evaluate.at_end = False
+    elif v in ('1000g_805', '1000g_agbl4'):
+      c.data.name = v
+    elif v == 'bench':
+      c.model.window_size = 10000
+      c.model.num_hidden = 2000
+      c.model.gibbs_steps = 50
+      c.train.batch_size = 500
+    else:
+      raise ValueError(f'unknown variant {v!r}; known: test, bench, 1000g_805, 1000g_agbl4.')
+  return c
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  c = base_config()
+  c.model = model_config('crbm')
+  c.train.batch_size = 256
+  c.train.num_steps = 3000
+  c.train.log_every = 250
+  c.train.checkpoint_every = 1000
+  c = apply_variants(c, arg)
+  c.lock()
+  return c

@@ -1,0 +1,26 @@
+r"""RBM baseline (Yelmen et al. 2021): one Bernoulli RBM over all SNPs.
+
+  python experiments/train.py --config=configs/rbm.py
+  python experiments/train.py --config=configs/rbm.py:test
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import crbm  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from ag_jax.config_base import base_config  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def get_config(arg: str | None = None):
+  c = base_config()
+  c.model = crbm.model_config('rbm')
+  c.model.num_hidden = 500  # the PyTorch "Gene805" script: Nh 500
+  c.train.batch_size = 256
+  c.train.num_steps = 3000
+  c.train.log_every = 250
+  c.train.checkpoint_every = 1000
+  c = crbm.apply_variants(c, arg)
+  c.lock()
+  return c

@@ -1,0 +1,65 @@
+r"""Train a model on phased haplotypes, then write AGs (and a report) into the workdir.
+
+  python experiments/train.py --config=configs/crbm.py [--workdir=runs/crbm]
+  python experiments/train.py --config=configs/wgan.py:1000g_agbl4 --config.train.num_steps=5000
+
+Re-running the same command resumes from the latest checkpoint in the workdir. SIGTERM (or
+Ctrl-C) saves a checkpoint and exits cleanly.
+"""
+
+import logging as std_logging
+import os
+import pathlib
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'configs/<model>.py[:variant]',
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Default: runs/<config stem>[_<variant>].')
+flags.mark_flags_as_required(['config'])
+
+
+def default_workdir(config_arg: str) -> str:
+  path, _, variant = config_arg.partition(':')
+  name = pathlib.Path(path).stem + (f'_{variant.replace(",", "_")}' if variant else '')
+  return os.path.join('runs', name)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  logging.set_verbosity(logging.WARNING)  # absl (Orbax is chatty at INFO)
+  handler = std_logging.StreamHandler()
+  handler.setFormatter(std_logging.Formatter('%(asctime)s %(levelname)s %(message)s', '%H:%M:%S'))
+  log = std_logging.getLogger('ag_jax')
+  log.addHandler(handler)
+  log.setLevel(std_logging.INFO)
+  log.propagate = False
+  from ag_jax import train  # pylint: disable=g-import-not-at-top
+  workdir = _WORKDIR.value or default_workdir(_config_arg())
+  train.run(_CONFIG.value, workdir)
+
+
+def _config_arg() -> str:
+  for arg in sys.argv[1:]:
+    if arg.startswith('--config='):
+      return arg.split('=', 1)[1]
+  return 'run'
+
+
+def _parse_flags(argv):
+  """absl's parser, but a config typo or bad value is one line, not a traceback."""
+  try:
+    return flags.FLAGS(argv)
+  except (flags.Error, AttributeError, KeyError, ValueError, TypeError) as e:
+    msg = str(e).strip().strip("'").replace('\\n', ' ').replace('\n', ' ')
+    print(f'error: bad command line: {msg}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=_parse_flags)
