@@ -56,7 +56,7 @@ def _parse_flags(argv):
   try:
     return flags.FLAGS(argv)
   except (flags.Error, AttributeError, KeyError, ValueError, TypeError) as e:
-    msg = str(e).strip().strip("'").replace('\\n', ' ').replace('\n', ' ')
+    msg = ' '.join(str(e).replace('\\n', ' ').replace("\\'", "'").split()).replace("'", '')
     print(f'error: bad command line: {msg}', file=sys.stderr)
     sys.exit(2)
 

@@ -1,0 +1,162 @@
+"""Plots (matplotlib, PNG) and the HTML report that shows several AG sets side by side."""
+
+from __future__ import annotations
+
+import html
+import pathlib
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
+           'three_point_r', 'aats', 'aats_test', 'privacy_loss', 'exact_copy_rate', 'mia_auc',
+           'num_haplotypes')
+
+
+def _save(fig, path: pathlib.Path):
+  fig.tight_layout()
+  tmp = path.with_name(path.stem + '.tmp.png')
+  fig.savefig(tmp, dpi=90)
+  plt.close(fig)
+  tmp.replace(path)
+
+
+def _grid(n: int, size: float = 3.6):
+  fig, axes = plt.subplots(1, n, figsize=(size * n, size), squeeze=False)
+  return fig, axes[0]
+
+
+def plot_af(out, extras) -> str:
+  fig, axes = _grid(len(extras) * 2)
+  for i, (name, e) in enumerate(extras.items()):
+    real, syn = e['af']
+    for ax, zoom in ((axes[2 * i], False), (axes[2 * i + 1], True)):
+      sel = real <= 0.2 if zoom else slice(None)
+      ax.scatter(real[sel], syn[sel], s=4, alpha=0.5)
+      lim = 0.2 if zoom else 1
+      ax.plot([0, lim], [0, lim], 'k--', lw=0.8)
+      ax.set(xlabel='real allele frequency', ylabel=f'{name}',
+             title=f'{name}{" (real AF<=0.2)" if zoom else ""}\nr={stats.pearson(real[sel], syn[sel]):.4f}')
+  _save(fig, out / 'af.png')
+  return 'af.png'
+
+
+def plot_ld(out, extras) -> str:
+  fig, axes = _grid(len(extras))
+  rng = np.random.default_rng(0)
+  for ax, (name, e) in zip(axes, extras.items()):
+    real, syn = e['ld']
+    k = rng.choice(len(real), min(10000, len(real)), replace=False)
+    ax.scatter(real[k], syn[k], s=3, alpha=0.3)
+    ax.plot([0, 1], [0, 1], 'k--', lw=0.8)
+    ax.set(xlabel='real r$^2$', ylabel=f'{name} r$^2$', title=f'{name}\nLD r={stats.pearson(real, syn):.4f}')
+  _save(fig, out / 'ld.png')
+  return 'ld.png'
+
+
+def plot_ld_decay(out, extras) -> str | None:
+  items = [(n, e['ld_decay']) for n, e in extras.items() if 'ld_decay' in e]
+  if not items:
+    return None
+  fig, ax = plt.subplots(figsize=(6, 4))
+  bins, real, _ = items[0][1]
+  x = bins[:-1]
+  ax.errorbar(x, real[0], yerr=real[1], label='real train', color='k', lw=2)
+  for name, (_, _, syn) in items:
+    ax.errorbar(x, syn[0], yerr=syn[1], label=name, alpha=0.8)
+  ax.set(xscale='log', xlabel='distance (bp)', ylabel='mean r$^2$', title='LD decay')
+  ax.legend(fontsize=8)
+  _save(fig, out / 'ld_decay.png')
+  return 'ld_decay.png'
+
+
+def plot_ld_heatmap(out, real_train, synthetic_first: tuple[str, np.ndarray] | None) -> str | None:
+  if synthetic_first is None:
+    return None
+  name, syn = synthetic_first
+  k = min(200, real_train.shape[1])
+  r = stats.r2_matrix(real_train[:, :k])
+  s = stats.r2_matrix(syn[:, :k])
+  m = np.where(np.triu(np.ones((k, k), bool), 1), s, r)
+  fig, ax = plt.subplots(figsize=(5, 4.5))
+  im = ax.imshow(m, cmap='viridis', vmin=0, vmax=1)
+  ax.set(title=f'LD r$^2$, first {k} SNPs: {name} (upper) vs real (lower)')
+  fig.colorbar(im, ax=ax)
+  _save(fig, out / 'ld_heatmap.png')
+  return 'ld_heatmap.png'
+
+
+def plot_pca(out, extras) -> str:
+  fig, axes = _grid(len(extras))
+  for ax, (name, e) in zip(axes, extras.items()):
+    pr, ps = e['pca']
+    ax.scatter(pr[:, 0], pr[:, 1], s=3, alpha=0.3, label='real train', color='k')
+    ax.scatter(ps[:, 0], ps[:, 1], s=3, alpha=0.3, label=name, color='C1')
+    ax.set(xlabel='PC1', ylabel='PC2', title=name)
+    ax.legend(fontsize=7, markerscale=3)
+  _save(fig, out / 'pca.png')
+  return 'pca.png'
+
+
+def plot_distances(out, extras) -> str:
+  fig, axes = _grid(len(extras))
+  for ax, (name, e) in zip(axes, extras.items()):
+    d_real, d_syn, d_between = e['distances']
+    bins = np.linspace(0, max(d_real.max(), d_syn.max(), d_between.max()) + 1, 60)
+    ax.hist(d_real, bins, density=True, alpha=0.5, label='within real', color='k')
+    ax.hist(d_syn, bins, density=True, alpha=0.5, label=f'within {name}')
+    ax.hist(d_between, bins, density=True, histtype='step', label=f'{name} vs real')
+    ax.set(xlabel='Hamming distance', title=name)
+    ax.legend(fontsize=7)
+  _save(fig, out / 'distances.png')
+  return 'distances.png'
+
+
+def plot_aats(out, results) -> str:
+  names = list(results)
+  fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(names)), 3.6))
+  x = np.arange(len(names))
+  for j, key in enumerate(('aats', 'aa_truth', 'aa_syn', 'aats_test')):
+    ax.bar(x + 0.2 * j - 0.3, [results[n].get(key, np.nan) for n in names], 0.2, label=key)
+  ax.axhline(0.5, color='k', ls='--', lw=0.8)
+  ax.set_xticks(x, names, rotation=20)
+  ax.set(ylim=(0, 1), title='nearest-neighbour adversarial accuracy (ideal 0.5)')
+  ax.legend(fontsize=7)
+  _save(fig, out / 'aats.png')
+  return 'aats.png'
+
+
+def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.ndarray,
+                 synthetic: dict[str, np.ndarray]) -> pathlib.Path:
+  first = next(((n, x) for n, x in synthetic.items() if n != 'real_test'), None)
+  images = [plot_af(out, extras), plot_ld(out, extras), plot_ld_decay(out, extras),
+            plot_ld_heatmap(out, real_train, first), plot_pca(out, extras),
+            plot_distances(out, extras), plot_aats(out, results)]
+  rows = []
+  for name, m in results.items():
+    cells = ''.join(f'<td>{m[c]:.4f}</td>' if isinstance(m.get(c), float) else
+                    f'<td>{m.get(c, "")}</td>' for c in COLUMNS)
+    rows.append(f'<tr><th>{html.escape(name)}</th>{cells}</tr>')
+  figs = ''.join(f'<figure><img src="{i}" alt="{i}"><figcaption>{i}</figcaption></figure>'
+                 for i in images if i)
+  page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ag_jax evaluation</title>
+<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:100%}}
+figure{{margin:1em 0}}</style></head><body>
+<h1>ag_jax evaluation</h1>
+<p>Real training set: {real_train.shape[0]} haplotypes x {real_train.shape[1]} SNPs.
+Metrics as in Yelmen et al. (paper_notes.md section 5); <code>real_test</code> is the held-out
+real split evaluated like a synthetic set (the ceiling). privacy_loss = aats_test - aats;
+mia_auc 0.5 = no membership leakage.</p>
+<table><tr><th>set</th>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr>{''.join(rows)}</table>
+{figs}</body></html>"""
+  path = out / 'report.html'
+  tmp = out / 'report.html.tmp'
+  tmp.write_text(page)
+  tmp.replace(path)
+  return path

@@ -1,0 +1,233 @@
+"""The papers' statistics (paper_notes.md section 5) and the privacy audit, chunked for scale.
+
+Inputs are haplotype matrices uint8 [n, snps] in {0, 1}. Quadratic pieces (Hamming distances
+between sets, LD within a band of SNPs) run as jitted JAX matmuls over row/column chunks, so
+5,000 x 65,535 sets fit in a few GiB.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.stats
+
+# ------------------------------------------------------------------------ allele frequency
+
+
+def allele_freq(x: np.ndarray) -> np.ndarray:
+  return np.asarray(x, np.float64).mean(axis=0)
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  if a.size < 2 or a.std() == 0 or b.std() == 0:
+    return float('nan')
+  return float(np.corrcoef(a, b)[0, 1])
+
+
+# ------------------------------------------------------------------------------------- LD
+
+
+@functools.partial(jax.jit, static_argnames=('band',))
+def _band_r2(z: jax.Array, start: jax.Array, band: int) -> jax.Array:
+  """r^2 between SNP block [start, start+band) and [start, start+2 band): [band, 2 band]."""
+  n = z.shape[0]
+  a = jax.lax.dynamic_slice_in_dim(z, start, band, axis=1)
+  b = jax.lax.dynamic_slice_in_dim(z, start, 2 * band, axis=1)
+  r = (a.T @ b) / n
+  return r * r
+
+
+def _standardise(x: np.ndarray, keep: np.ndarray, pad: int) -> jax.Array:
+  x = np.asarray(x, np.float32)[:, keep]
+  mu, sd = x.mean(0), x.std(0)
+  z = (x - mu) / np.where(sd > 0, sd, 1)
+  return jnp.asarray(np.pad(z, ((0, 0), (0, pad))))
+
+
+def ld_pairs(x: np.ndarray, keep: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+  """r^2 for all pairs (i < j) of kept SNPs with j - i <= max_distance (SNP index among kept).
+
+  Returns (r2 [pairs], (i, j) index pairs [pairs, 2]) in a fixed order, so two sets give
+  aligned vectors.
+  """
+  m = int(keep.sum())
+  band = max(1, min(max_distance, m))
+  nblocks = -(-m // band)
+  z = _standardise(x, keep, nblocks * band + band - m)
+  ii, jj = np.meshgrid(np.arange(band), np.arange(2 * band), indexing='ij')
+  out_r2, out_idx = [], []
+  for blk in range(nblocks):
+    s = blk * band
+    r2 = np.asarray(_band_r2(z, s, band))
+    gi, gj = ii + s, jj + s
+    sel = (gj > gi) & (gj - gi <= max_distance) & (gj < m) & (gi < m)
+    out_r2.append(r2[sel])
+    out_idx.append(np.stack([gi[sel], gj[sel]], axis=1))
+  return np.concatenate(out_r2), np.concatenate(out_idx)
+
+
+def polymorphic(*sets: np.ndarray) -> np.ndarray:
+  """SNPs not fixed in any of the sets (r^2 is undefined at fixed sites)."""
+  keep = None
+  for x in sets:
+    f = allele_freq(x)
+    k = (f > 0) & (f < 1)
+    keep = k if keep is None else keep & k
+  return keep
+
+
+def ld_decay(r2: np.ndarray, idx: np.ndarray, positions: np.ndarray, bins: np.ndarray):
+  """Mean r^2 and SEM per bp-distance bin: (mean [nbins], sem [nbins], count [nbins])."""
+  d = np.abs(positions[idx[:, 1]] - positions[idx[:, 0]])
+  which = np.digitize(d, bins) - 1
+  mean, sem, count = [], [], []
+  for b in range(len(bins) - 1):
+    v = r2[which == b]
+    count.append(v.size)
+    mean.append(v.mean() if v.size else np.nan)
+    sem.append(v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else np.nan)
+  return np.array(mean), np.array(sem), np.array(count)
+
+
+def r2_matrix(x: np.ndarray) -> np.ndarray:
+  """Full r^2 matrix (for heat maps of a few hundred SNPs); NaN where a site is fixed."""
+  with np.errstate(invalid='ignore', divide='ignore'):
+    return np.corrcoef(np.asarray(x, np.float64), rowvar=False) ** 2
+
+
+# -------------------------------------------------------------------------------- distances
+
+
+@jax.jit
+def _hamming_block(a: jax.Array, b: jax.Array) -> jax.Array:
+  """Hamming distances [len(a), len(b)] of 0/1 rows: a(1-b) + (1-a)b summed over SNPs."""
+  a = a.astype(jnp.float32)
+  b = b.astype(jnp.float32)
+  return a.sum(1)[:, None] + b.sum(1)[None, :] - 2 * a @ b.T
+
+
+def hamming(a: np.ndarray, b: np.ndarray, chunk: int = 1024) -> np.ndarray:
+  """All Hamming distances between the rows of a and b: float32 [len(a), len(b)]."""
+  out = np.empty((a.shape[0], b.shape[0]), np.float32)
+  bj = jnp.asarray(b, jnp.uint8)
+  for i in range(0, a.shape[0], chunk):
+    out[i:i + chunk] = np.asarray(_hamming_block(jnp.asarray(a[i:i + chunk], jnp.uint8), bj))
+  return np.rint(out)
+
+
+def nearest(a: np.ndarray, b: np.ndarray, exclude_self: bool = False, chunk: int = 512) -> np.ndarray:
+  """Distance from each row of a to its nearest row of b (excluding itself if a is b)."""
+  out = np.empty(a.shape[0], np.float32)
+  bj = jnp.asarray(b, jnp.uint8)
+  for i in range(0, a.shape[0], chunk):
+    d = np.rint(np.asarray(_hamming_block(jnp.asarray(a[i:i + chunk], jnp.uint8), bj)))
+    if exclude_self:
+      rows = np.arange(d.shape[0])
+      d[rows, rows + i] = np.inf
+    out[i:i + chunk] = d.min(axis=1)
+  return out
+
+
+def within_distances(x: np.ndarray) -> np.ndarray:
+  d = hamming(x, x)
+  return d[np.triu_indices(len(x), k=1)]
+
+
+def aats(real: np.ndarray, synth: np.ndarray) -> dict[str, float]:
+  """Nearest-neighbour adversarial accuracy (Yale et al.; paper_notes 5.5): equal-size sets."""
+  if len(real) != len(synth):
+    raise ValueError(f'AATS needs equal set sizes, got {len(real)} and {len(synth)}.')
+  d_tt = nearest(real, real, exclude_self=True)
+  d_ss = nearest(synth, synth, exclude_self=True)
+  d_ts = nearest(real, synth)
+  d_st = nearest(synth, real)
+  aa_truth = float(np.mean(d_ts > d_tt))
+  aa_syn = float(np.mean(d_st > d_ss))
+  return {'aats': (aa_truth + aa_syn) / 2, 'aa_truth': aa_truth, 'aa_syn': aa_syn,
+          'd_tt': d_tt, 'd_ss': d_ss, 'd_ts': d_ts, 'd_st': d_st}
+
+
+def exact_copy_rate(synth: np.ndarray, train: np.ndarray) -> float:
+  """Fraction of AGs identical to some training haplotype."""
+  return float(np.mean(nearest(synth, train) == 0))
+
+
+def mia_auc(synth: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int = 0) -> float:
+  """Distance-to-closest-record membership inference: AUC of telling train from test.
+
+  Each real haplotype's score is minus its distance to the closest AG; members (train) that
+  the generator memorised sit closer. 0.5 = no leakage. Equal-size train/test samples.
+  """
+  n = min(len(train), len(test))
+  rng = np.random.default_rng(seed)
+  tr = train[rng.choice(len(train), n, replace=False)]
+  te = test[rng.choice(len(test), n, replace=False)]
+  s_train, s_test = -nearest(tr, synth), -nearest(te, synth)
+  # AUC = P(score_train > score_test) + 0.5 P(tie), via the Mann-Whitney U statistic.
+  u = scipy.stats.mannwhitneyu(s_train, s_test, alternative='two-sided').statistic
+  return float(u / (n * n))
+
+
+# -------------------------------------------------------------------------------------- PCA
+
+
+def pca_fit(real: np.ndarray, k: int = 6, seed: int = 0):
+  """PCA of the real set (centred, no scaling, as sklearn): returns (mean, components [k, p])."""
+  from sklearn.decomposition import PCA  # pylint: disable=g-import-not-at-top
+  solver = 'full' if real.shape[1] <= 2000 else 'randomized'
+  pca = PCA(n_components=k, svd_solver=solver, random_state=seed).fit(np.asarray(real, np.float32))
+  return pca.mean_, pca.components_
+
+
+def pca_project(x: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+  return (np.asarray(x, np.float32) - mean) @ components.T
+
+
+def ot_2d(a: np.ndarray, b: np.ndarray) -> float:
+  """Exact optimal-transport (earth mover's) distance between two equal-size 2-D point sets,
+  Euclidean ground cost, by the assignment problem (uniform weights)."""
+  from scipy.optimize import linear_sum_assignment  # pylint: disable=g-import-not-at-top
+  from scipy.spatial.distance import cdist  # pylint: disable=g-import-not-at-top
+  cost = cdist(a, b)
+  r, c = linear_sum_assignment(cost)
+  return float(cost[r, c].mean())
+
+
+# ------------------------------------------------------------------------ 3-point correlation
+
+GAPS = (1, 4, 16, 64, 256, 512, 1024)
+
+
+def triplets(num_snps: int, per_gap: int = 1000, seed: int = 3) -> np.ndarray:
+  """SNP triplets (x, x+g+1, x+2(g+1)) for each gap g that fits, plus fully random ones."""
+  rng = np.random.default_rng(seed)
+  out = []
+  for g in GAPS:
+    span = 2 * (g + 1)
+    if num_snps - span <= 0:
+      continue
+    x = rng.integers(0, num_snps - span, per_gap)
+    out.append(np.stack([x, x + g + 1, x + span], axis=1))
+  out.append(np.sort(np.stack([rng.choice(num_snps, 3, replace=False) for _ in range(per_gap)]), 1))
+  return np.concatenate(out)
+
+
+def three_point(x: np.ndarray, trip: np.ndarray) -> np.ndarray:
+  """Connected 3-point correlations C3(a, b, c) for all 8 allele combinations: [len(trip), 8]."""
+  x = np.asarray(x, np.float64)
+  out = []
+  for a in (0, 1):
+    for b in (0, 1):
+      for c in (0, 1):
+        i = x[:, trip[:, 0]] == a
+        j = x[:, trip[:, 1]] == b
+        k = x[:, trip[:, 2]] == c
+        f0, f1, f2 = i.mean(0), j.mean(0), k.mean(0)
+        f01, f12, f02 = (i & j).mean(0), (j & k).mean(0), (i & k).mean(0)
+        f012 = (i & j & k).mean(0)
+        out.append(f012 - f01 * f2 - f12 * f0 - f02 * f1 + 2 * f0 * f1 * f2)
+  return np.stack(out, axis=1)

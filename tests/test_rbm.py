@@ -1,0 +1,145 @@
+"""RBM sampler vs exact enumeration; CRBM window chain: vmapped step == per-window steps."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ag_jax.models import crbm, rbm
+from ag_jax.train import rbm as rbm_family
+from ag_jax.train.loop import DataInfo
+
+V, H = 10, 4
+
+
+def _params(seed=0):
+  k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
+  return rbm.RBMParams(w=0.8 * jax.random.normal(k1, (V, H)), vb=0.5 * jax.random.normal(k2, (V,)),
+                       hb=0.5 * jax.random.normal(k3, (H,)))
+
+
+def _exact(params, clamp_idx=(), clamp_val=()):
+  states = np.array(list(itertools.product([0, 1], repeat=V)), np.float32)
+  ok = np.all(states[:, list(clamp_idx)] == np.array(clamp_val), axis=1) if clamp_idx else np.ones(len(states), bool)
+  states = states[ok]
+  logp = -np.asarray(rbm.free_energy(params, jnp.asarray(states)), np.float64)
+  p = np.exp(logp - logp.max())
+  p /= p.sum()
+  return p @ states, np.einsum('s,si,sj->ij', p, states, states)
+
+
+def _sample(params, n, clamp_mask=None, clamp_values=None):
+  v0 = rbm.random_visible(jax.random.key(1), (n, V))
+  run = jax.jit(lambda v, k: rbm.run(params, v, k, 300, clamp_mask, clamp_values))
+  return np.asarray(run(v0, jax.random.key(2)), np.float64)
+
+
+def _check(samples, mean, second, free):
+  n = samples.shape[0]
+  m = samples.mean(0)
+  tol = 5 * np.sqrt(np.maximum(mean * (1 - mean), 1e-4) / n)  # 5 standard errors
+  np.testing.assert_array_less(np.abs(m - mean)[free], tol[free])
+  s = samples.T @ samples / n
+  tol2 = 5 * np.sqrt(np.maximum(second * (1 - second), 1e-4) / n)
+  idx = np.ix_(free, free)
+  np.testing.assert_array_less(np.abs(s - second)[idx], tol2[idx])
+  # The test can fail: the exact marginals are far from uniform, so a broken sampler shows.
+  assert np.abs(mean[free] - 0.5).max() > 5 * tol[free].max()
+
+
+def test_sampler_matches_exact_enumeration():
+  params = _params()
+  mean, second = _exact(params)
+  _check(_sample(params, 4000), mean, second, np.ones(V, bool))
+
+
+def test_clamped_sampler_matches_exact_conditional():
+  params = _params(3)
+  idx, val = tuple(range(5)), (1, 0, 1, 1, 0)
+  mean, second = _exact(params, idx, val)
+  mask = jnp.arange(V) < 5
+  values = jnp.zeros(V).at[:5].set(jnp.array(val, jnp.float32))
+  samples = _sample(params, 4000, mask, values)
+  np.testing.assert_array_equal(samples[:, :5], np.broadcast_to(val, (4000, 5)))
+  _check(samples, mean, second, np.arange(V) >= 5)
+
+
+def test_layout_pads_and_pins():
+  lay = crbm.make_layout(805, 100)
+  assert lay.num_windows == 16 and lay.padded_snps == 850 and lay.pad_mask.sum() == 45
+  assert not lay.pin_mask[0].any() and lay.pin_mask[1:, :50].all() and not lay.pin_mask[:, 50:].any()
+  x = np.arange(805)[None] % 2
+  w = np.asarray(crbm.to_windows(lay, jnp.asarray(x)))
+  np.testing.assert_array_equal(w[3, 0], x[0, 150:250])
+  back = crbm.from_windows(lay, jnp.asarray(w[0]), jnp.asarray(w[1:, :, 50:]))
+  np.testing.assert_array_equal(np.asarray(back), x)
+
+
+class _Cfg:
+  """A minimal config object for the family module."""
+
+  def __init__(self, **model):
+    base = dict(name='crbm', window_size=100, num_hidden=8, gibbs_steps=3, persistent=True,
+                centred=True, optimizer='sgd', lr=0.05, momentum=0.0, l2=0.0, init_std=0.01,
+                matmul_dtype='float32', sample_sweeps=20, sample_init='freq', sample_beta_start=1.0)
+    base.update(model)
+    self.model = type('M', (), base)
+    self.train = type('T', (), {'batch_size': 16})
+
+
+def test_vmapped_window_step_equals_separate_windows(ds805):
+  cfg = _Cfg()
+  x = ds805.read_split('train')[:, :350]
+  info = DataInfo(350, x.mean(0).astype(np.float32), None, len(x))
+  state = rbm_family.create_state(cfg, info, jax.random.key(0))
+  batch = jnp.asarray(x[:16])
+  key = jax.random.key(5)
+  new, _ = jax.jit(rbm_family.make_train_step(cfg, info))(state, batch, key)
+  lay = rbm_family.layout(cfg, info)
+  assert lay.num_windows == 6
+  data = crbm.to_windows(lay, batch.astype(jnp.float32))
+  keys = crbm.window_keys(key, lay.num_windows)
+  clamp = lay.pin_mask | lay.pad_mask
+  for w in range(lay.num_windows):
+    p_w = jax.tree.map(lambda a: a[w], state.params)
+    grad, chains = crbm.window_gradient(p_w, data[w], state.chains[w], keys[w], jnp.asarray(clamp[w]),
+                                        gibbs_steps=3, centred=True, l2=0.0, persistent=True)
+    expected = jax.tree.map(lambda p, g: p + 0.05 * g, p_w, grad)  # plain SGD ascent
+    for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(jax.tree.map(lambda a: a[w], new.params))):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(chains, new.chains[w])
+    # pinned visibles of the negative chains hold the data
+    np.testing.assert_array_equal(np.asarray(chains)[:, clamp[w] & ~lay.pad_mask[w]],
+                                  np.asarray(data[w])[:, clamp[w] & ~lay.pad_mask[w]])
+
+
+@pytest.mark.parametrize('window', [100, 805])
+def test_crbm_learns_805_linkage(ds805, window):
+  """A short CRBM/RBM training on the real 805 data learns its correlations (LD).
+
+  At initialisation the visibles are independent (vbias = data log-odds, W ~ 0), so AG
+  allele frequencies already match but LD is absent; training must bring the LD in.
+  """
+  from ag_jax.evaluate import stats
+  cfg = _Cfg(window_size=window, num_hidden=32, lr=0.05, sample_sweeps=50)
+  x = ds805.read_split('train')
+  info = DataInfo(805, x.mean(0).astype(np.float32), None, len(x))
+  state = rbm_family.create_state(cfg, info, jax.random.key(0))
+  sampler = jax.jit(rbm_family.make_sampler(cfg, info), static_argnums=2)
+  step = jax.jit(rbm_family.make_train_step(cfg, info))
+  keep = stats.polymorphic(x)
+  ld_real, _ = stats.ld_pairs(x, keep, 50)
+  ld_init, _ = stats.ld_pairs(np.asarray(sampler(state, jax.random.key(9), 500)), keep, 50)
+  assert stats.pearson(ld_real, ld_init) < 0.2  # untrained: no LD
+  rng = np.random.default_rng(0)
+  for s in range(150):
+    state, m = step(state, jnp.asarray(x[rng.choice(len(x), 16)]), jax.random.fold_in(jax.random.key(1), s))
+  ags = np.asarray(sampler(state, jax.random.key(9), 500))
+  assert ags.shape == (500, 805) and set(np.unique(ags)) <= {0, 1}
+  r = np.corrcoef(ags.mean(0), x.mean(0))[0, 1]
+  assert r > 0.9, r
+  ld_ags, _ = stats.ld_pairs(ags, keep, 50)
+  assert stats.pearson(ld_real, ld_ags) > 0.3, stats.pearson(ld_real, ld_ags)
+  assert np.isfinite(float(m['reconstruction_error']))
