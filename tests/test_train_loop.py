@@ -1,0 +1,130 @@
+"""The training job: straight vs SIGTERM/SIGKILL + resume are bit-identical; NaN; typos."""
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from ag_jax import train
+from conftest import ROOT
+
+TRAIN = str(ROOT / 'experiments' / 'train.py')
+N = 40
+# Slow the tiny config down (more Gibbs sweeps) so a signal lands mid-run.
+SLOW = {'crbm': ['--config.model.gibbs_steps=400', '--config.model.num_hidden=64']}
+
+
+def _cmd(config, workdir, extra=()):
+  return [sys.executable, TRAIN, f'--config={ROOT / "configs" / config}', f'--workdir={workdir}',
+          f'--config.train.num_steps={N}', '--config.train.checkpoint_every=5',
+          '--config.train.log_every=5', *extra]
+
+
+def _params(workdir):
+  t = train.load_trained(workdir)
+  return jax.device_get(t.state)
+
+
+def _steps(workdir):
+  d = pathlib.Path(workdir) / 'checkpoints'
+  return sorted(int(p.name) for p in d.iterdir() if p.name.isdigit()) if d.exists() else []
+
+
+def _interrupt(cmd, workdir, sig):
+  """Starts training, waits for a checkpoint between N/4 and N, then sends `sig`."""
+  proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  deadline = time.time() + 120
+  while time.time() < deadline and proc.poll() is None:
+    if any(s >= N // 4 for s in _steps(workdir)):
+      break
+    time.sleep(0.02)
+  assert proc.poll() is None, 'training finished before the signal: make it slower'
+  proc.send_signal(sig)
+  out, _ = proc.communicate(timeout=120)
+  return proc.returncode, out
+
+
+def _assert_same(a, b):
+  la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+  assert len(la) == len(lb)
+  for x, y in zip(la, lb):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+@pytest.fixture(scope='module')
+def straight(tmp_path_factory):
+  runs = {}
+  for model in SLOW:
+    wd = tmp_path_factory.mktemp(f'straight_{model}')
+    r = subprocess.run(_cmd(f'{model}.py:test', wd, SLOW[model]), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (wd / 'ags.hapt').exists()
+    runs[model] = wd
+  return runs
+
+
+@pytest.mark.parametrize('model', list(SLOW))
+def test_sigterm_then_resume_is_bit_identical(tmp_path, straight, model):
+  cmd = _cmd(f'{model}.py:test', tmp_path, SLOW[model])
+  code, out = _interrupt(cmd, tmp_path, signal.SIGTERM)
+  assert code == 0, out[-3000:]
+  assert 'SIGTERM received' in out and 'resume' in out
+  stopped_at = max(_steps(tmp_path))
+  assert N // 4 <= stopped_at < N
+  assert not (tmp_path / 'ags.hapt').exists()
+  r = subprocess.run(cmd, capture_output=True, text=True)
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert f'resuming from checkpoint step {stopped_at}' in r.stderr
+  _assert_same(_params(straight[model]), _params(tmp_path))
+  steps = [int(l.split('"step": ')[1].split(',')[0]) for l in
+           (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert steps == sorted(set(steps)) and steps[-1] == N  # no duplicated steps after resume
+
+
+@pytest.mark.parametrize('model', list(SLOW))
+def test_sigkill_then_resume_from_last_checkpoint(tmp_path, straight, model):
+  cmd = _cmd(f'{model}.py:test', tmp_path, SLOW[model])
+  code, _ = _interrupt(cmd, tmp_path, signal.SIGKILL)
+  assert code == -signal.SIGKILL
+  r = subprocess.run(cmd, capture_output=True, text=True)
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert 'resuming from checkpoint step' in r.stderr
+  _assert_same(_params(straight[model]), _params(tmp_path))
+
+
+def test_nan_raises_with_step_range(tmp_path):
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  config = load('crbm.py:test')
+  config.model.lr = float('inf')  # the first update turns the weights to inf/NaN
+  with pytest.raises(train.NonFiniteError, match=r'between step \d+ and step \d+'):
+    train.run(config, tmp_path)
+  assert max(_steps(tmp_path) or [0]) < config.train.num_steps
+
+
+def test_config_typo_is_one_clear_error(tmp_path):
+  r = subprocess.run([sys.executable, TRAIN, f'--config={ROOT / "configs" / "crbm.py"}:test',
+                      f'--workdir={tmp_path}', '--config.train.num_stepz=3'],
+                     capture_output=True, text=True)
+  assert r.returncode != 0
+  lines = r.stderr.strip().splitlines()
+  assert len(lines) == 1 and 'num_stepz' in lines[0] and 'num_steps' in lines[0], r.stderr
+  assert 'Traceback' not in r.stderr
+
+
+def test_checkpoints_keep_last_k(tmp_path):
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  config = load('crbm.py:test')
+  config.train.keep_checkpoints = 2
+  config.train.checkpoint_every = 5
+  train.run(config, tmp_path)
+  assert _steps(tmp_path) == [15, 20]
+  t = train.load_trained(tmp_path)
+  assert int(t.state.step) == 20
+  again = train.run(config, tmp_path)  # already done: no training, same AGs regenerated
+  assert again['num_ags'] == config.sample.num_samples
