@@ -98,18 +98,67 @@ def write_vcf(path, genotypes, variants: dict[str, np.ndarray], sample_prefix: s
   return n
 
 
+def _vstr(values) -> np.ndarray:
+  """Variable-length UTF-8 strings (zarr's vlen-utf8, as bio2zarr writes them)."""
+  return np.array(np.asarray(values).tolist(), dtype=np.dtypes.StringDType())
+
+
 def write_vcz(path, genotypes, variants: dict[str, np.ndarray], sample_prefix: str = 'AG') -> int:
-  """VCF Zarr (sgkit/bio2zarr layout) via a temporary VCF converted with bio2zarr."""
-  from bio2zarr import vcf as b2z_vcf  # pylint: disable=g-import-not-at-top
+  """VCF Zarr (the sgkit/bio2zarr layout, zarr v3): call_genotype int8 [variants, samples, 2],
+  call_genotype_phased, variant_position/contig/allele/id, sample_id, contig_id.
+
+  Haplotype batches are appended along the samples axis, so memory stays bounded.
+  """
+  import zarr  # pylint: disable=g-import-not-at-top
   path = pathlib.Path(path)
-  with tempfile.TemporaryDirectory(prefix='ag_jax_vcz_', dir=path.parent) as tmpdir:
-    vcf = pathlib.Path(tmpdir) / 'ags.vcf'
-    n = write_vcf(vcf, genotypes, variants, sample_prefix)
-    out = pathlib.Path(tmpdir) / 'out.vcz'
-    b2z_vcf.convert([str(vcf)], str(out), worker_processes=0)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = pathlib.Path(tempfile.mkdtemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent))
+  try:
+    root = zarr.open_group(str(tmp), mode='w', zarr_format=3)
+    num_v = len(variants['pos'])
+    contigs = list(dict.fromkeys(variants['chrom'].tolist()))
+    cidx = {c: i for i, c in enumerate(contigs)}
+    root.create_array('contig_id', data=_vstr(contigs))
+    root.create_array('variant_contig', data=np.array([cidx[c] for c in variants['chrom']], np.int16))
+    root.create_array('variant_position', data=np.asarray(variants['pos'], np.int32))
+    root.create_array('variant_id', data=_vstr(variants['id']))
+    root.create_array('variant_allele', data=_vstr(np.stack([variants['ref'], variants['alt']], 1)))
+    gt = root.create_array('call_genotype', shape=(num_v, 0, 2), dtype=np.int8,
+                           chunks=(min(num_v, 10000), 1000, 2))
+    ph = root.create_array('call_genotype_phased', shape=(num_v, 0), dtype=bool,
+                           chunks=(min(num_v, 10000), 1000))
+    n, carry = 0, None
+    for batch in _batches(genotypes):
+      batch = np.asarray(batch, np.uint8)
+      if carry is not None:
+        batch = np.concatenate([carry, batch])
+      even = batch.shape[0] // 2 * 2
+      carry = batch[even:] if even < batch.shape[0] else None
+      k = even // 2
+      if k:
+        s0 = n // 2
+        gt.resize((num_v, s0 + k, 2))
+        ph.resize((num_v, s0 + k))
+        gt[:, s0:s0 + k, :] = batch[:even].reshape(k, 2, num_v).transpose(2, 0, 1).astype(np.int8)
+        ph[:, s0:s0 + k] = True
+        n += even
+    if carry is not None:
+      raise ValueError(f'{path}: an odd number of haplotypes cannot be paired into diploid '
+                       'individuals; generate an even number.')
+    root.create_array('sample_id', data=_vstr([f'{sample_prefix}{i}' for i in range(n // 2)]))
+    for name, dims in (('call_genotype', ['variants', 'samples', 'ploidy']),
+                       ('call_genotype_phased', ['variants', 'samples']),
+                       ('variant_position', ['variants']), ('variant_contig', ['variants']),
+                       ('variant_id', ['variants']), ('variant_allele', ['variants', 'alleles']),
+                       ('sample_id', ['samples']), ('contig_id', ['contigs'])):
+      root[name].attrs['_ARRAY_DIMENSIONS'] = dims
+    root.attrs.update({'vcf_zarr_version': '0.4', 'source': 'ag_jax'})
     if path.exists():
       shutil.rmtree(path)
-    os.rename(out, path)
+    os.rename(tmp, path)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
   return n
 
 

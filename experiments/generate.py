@@ -1,0 +1,48 @@
+r"""Write artificial genomes from a trained workdir; the format follows the extension.
+
+  python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.vcf.gz
+  python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.vcz
+  python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.hapt
+
+VCF pairs consecutive haplotypes into phased diploid individuals (AG0 = haplotypes 0 and 1)
+and carries the training data's contigs, positions, ids and alleles.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'A training workdir (with checkpoints).')
+_NUM = flags.DEFINE_integer('num_samples', 1000, 'Number of haplotypes to generate.')
+_OUTPUT = flags.DEFINE_string('output', None, '.hapt, .vcf, .vcf.gz or .vcz')
+_SEED = flags.DEFINE_integer('seed', 0, 'Generation seed.')
+_BATCH = flags.DEFINE_integer('batch_size', 1000, 'Haplotypes generated per device call.')
+flags.mark_flags_as_required(['workdir', 'output'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  from ag_jax import train  # pylint: disable=g-import-not-at-top
+  from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
+  out = _OUTPUT.value
+  if not out.lower().endswith(('.hapt', '.vcf', '.vcf.gz', '.vcz')):
+    print(f'error: {out}: unknown output format; use .hapt, .vcf, .vcf.gz or .vcz.', file=sys.stderr)
+    sys.exit(1)
+  if out.lower().endswith(('.vcf', '.vcf.gz', '.vcz')) and _NUM.value % 2:
+    print(f'error: --num_samples={_NUM.value} is odd; VCF pairs haplotypes into diploid '
+          'individuals, so generate an even number.', file=sys.stderr)
+    sys.exit(1)
+  try:
+    trained = train.load_trained(_WORKDIR.value)
+  except FileNotFoundError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+  batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value)
+  n = writers.write_genotypes(out, batches, trained.setup.dataset.variants)
+  print(f'wrote {n} haplotypes x {trained.setup.info.num_snps} SNPs to {out}')
+
+
+if __name__ == '__main__':
+  app.run(main)

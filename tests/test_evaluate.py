@@ -1,0 +1,147 @@
+"""Each statistic against an independent implementation, on the real 805 data and the
+published AGs; privacy metrics on constructed leaks; writers read back with cyvcf2."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import allel
+import numpy as np
+import pytest
+import scipy.spatial.distance
+import scipy.stats
+from sklearn.decomposition import PCA
+
+from ag_jax import data, evaluate
+from ag_jax.data import writers
+from ag_jax.evaluate import stats
+from conftest import HAPT_805, LEGEND_805, PUBLISHED_GAN, PUBLISHED_RBM, ROOT
+
+
+@pytest.fixture(scope='module')
+def sets():
+  real = data.read_hapt(HAPT_805, legend=LEGEND_805)
+  _, _, gan = data.readers.read_hapt_matrix(PUBLISHED_GAN)
+  _, _, rbm = data.readers.read_hapt_matrix(PUBLISHED_RBM)
+  return real, gan, rbm
+
+
+def test_allele_frequency_r_matches_published_figures(sets):
+  real, gan, rbm = sets
+  assert round(stats.pearson(stats.allele_freq(real.genotypes), stats.allele_freq(gan)), 4) == 0.9818
+  assert round(stats.pearson(stats.allele_freq(real.genotypes), stats.allele_freq(rbm)), 4) == 0.9937
+
+
+def test_ld_matches_scikit_allel(sets):
+  real = sets[0].genotypes[:600, :300]
+  keep = stats.polymorphic(real)
+  r2, idx = stats.ld_pairs(real, keep, max_distance=40)
+  # scikit-allel's Rogers-Huff r on the (haploid) 0/1 matrix, variants x samples.
+  full = allel.rogers_huff_r(real[:, keep].T.astype('i1')) ** 2
+  sq = scipy.spatial.distance.squareform(full, checks=False)
+  np.testing.assert_allclose(r2, sq[idx[:, 0], idx[:, 1]], atol=1e-4)
+  assert idx.shape[0] == sum(min(40, keep.sum() - 1 - i) for i in range(keep.sum()))
+
+
+def test_pca_matches_scikit_learn(sets):
+  real, gan, _ = sets
+  x = real.genotypes[:1000]
+  mean, comps = stats.pca_fit(x, k=4)
+  ref = PCA(n_components=4, svd_solver='full').fit(x.astype(np.float64))
+  ours = stats.pca_project(gan[:300], mean, comps)
+  theirs = ref.transform(gan[:300].astype(np.float64))
+  for i in range(4):  # components are defined up to sign
+    s = np.sign(np.dot(ours[:, i], theirs[:, i]))
+    np.testing.assert_allclose(s * ours[:, i], theirs[:, i], atol=1e-3)
+
+
+def test_hamming_and_aats_match_brute_force(sets):
+  real, gan, _ = sets
+  t, s = real.genotypes[:300], gan[:300]
+  np.testing.assert_array_equal(stats.hamming(t, s), scipy.spatial.distance.cdist(t, s, 'cityblock'))
+  d_tt = scipy.spatial.distance.cdist(t, t, 'cityblock')
+  d_ss = scipy.spatial.distance.cdist(s, s, 'cityblock')
+  d_ts = scipy.spatial.distance.cdist(t, s, 'cityblock')
+  np.fill_diagonal(d_tt, np.inf)
+  np.fill_diagonal(d_ss, np.inf)
+  expected = (np.mean(d_ts.min(1) > d_tt.min(1)) + np.mean(d_ts.min(0) > d_ss.min(1))) / 2
+  assert stats.aats(t, s)['aats'] == pytest.approx(expected)
+  w = scipy.stats.wasserstein_distance(stats.within_distances(t), stats.within_distances(s))
+  within_t = scipy.spatial.distance.pdist(t, 'cityblock')
+  within_s = scipy.spatial.distance.pdist(s, 'cityblock')
+  assert w == pytest.approx(scipy.stats.wasserstein_distance(within_t, within_s))
+
+
+def test_three_point_matches_direct_formula(sets):
+  x = sets[0].genotypes[:500]
+  trip = np.array([[0, 2, 4], [10, 20, 30]])
+  got = stats.three_point(x, trip)
+  i, j, k = (x[:, trip[1, c]] for c in range(3))
+  a, b, c = 1, 0, 1
+  f = lambda *m: np.mean(np.all(m, axis=0))
+  expected = (f(i == a, j == b, k == c) - f(i == a, j == b) * f(k == c) - f(j == b, k == c) * f(i == a)
+              - f(i == a, k == c) * f(j == b) + 2 * f(i == a) * f(j == b) * f(k == c))
+  assert got[1, 5] == pytest.approx(expected)  # (a, b, c) = (1, 0, 1) is combination 5
+
+
+def test_privacy_metrics_catch_copies(ds805):
+  train, test = ds805.read_split('train')[:800], ds805.read_split('test')[:400]
+  copies = train[:400]
+  assert stats.exact_copy_rate(copies, train) == 1.0
+  assert stats.mia_auc(copies, train, test) > 0.7
+  # AGs independent of train (here: held-out real people) leak nothing.
+  other = ds805.read_split('test')[400:800]
+  assert stats.exact_copy_rate(other, train) < 0.05
+  assert abs(stats.mia_auc(other, train, test) - 0.5) < 0.1
+
+
+def test_run_evaluation_ranks_published_sets(tmp_path, sets, ds805):
+  _, gan, rbm = sets
+  train, test = ds805.read_split('train'), ds805.read_split('test')
+  res = evaluate.run_evaluation(train[:2000], {'gan': gan[:2000], 'rbm': rbm[:2000]}, tmp_path,
+                                real_test=test, progress=False)
+  assert res['rbm']['ld_r'] > res['gan']['ld_r']
+  assert abs(res['rbm']['aats'] - 0.5) < abs(res['gan']['aats'] - 0.5)
+  assert res['real_test']['af_r'] > 0.99
+  m = json.loads((tmp_path / 'metrics.json').read_text())
+  for key in ('af_r', 'ld_r', 'pca_wasserstein', 'distance_wasserstein', 'three_point_r', 'aats',
+              'aats_test', 'privacy_loss', 'exact_copy_rate', 'mia_auc'):
+    assert np.isfinite(m['gan'][key]), key
+  page = (tmp_path / 'report.html').read_text()
+  for img in ('af.png', 'ld.png', 'pca.png', 'distances.png', 'aats.png'):
+    assert f'src="{img}"' in page and (tmp_path / img).stat().st_size > 1000
+
+
+def test_vcf_and_hapt_writers_read_back(tmp_path, ds805):
+  import cyvcf2  # pylint: disable=g-import-not-at-top
+  g = ds805.read_split('test')[:10]
+  for name in ('ags.vcf', 'ags.vcf.gz'):
+    writers.write_vcf(tmp_path / name, iter([g[:4], g[4:]]), ds805.variants)
+    rows, pos = [], []
+    for v in cyvcf2.VCF(str(tmp_path / name)):
+      rows.append([a for gt in v.genotypes for a in gt[:2]])
+      pos.append(v.POS)
+      assert all(gt[2] for gt in v.genotypes)  # phased
+    np.testing.assert_array_equal(np.array(rows).T, g)
+    np.testing.assert_array_equal(pos, ds805.variants['pos'])
+  writers.write_hapt(tmp_path / 'ags.hapt', g)
+  _, ids, back = data.readers.read_hapt_matrix(tmp_path / 'ags.hapt')
+  np.testing.assert_array_equal(back, g)
+  assert list(ids[:2]) == ['AG0', 'AG1']
+  writers.write_vcz(tmp_path / 'ags.vcz', g, ds805.variants)
+  np.testing.assert_array_equal(data.read_vcz(tmp_path / 'ags.vcz').genotypes, g)
+
+
+def test_evaluate_cli(tmp_path):
+  out = tmp_path / 'ev'
+  r = subprocess.run([sys.executable, str(ROOT / 'experiments' / 'evaluate.py'), '--real=1000g_805',
+                      f'--synthetic={PUBLISHED_RBM}', f'--output={out}', '--max_haplotypes=800'],
+                     capture_output=True, text=True)
+  assert r.returncode == 0, r.stderr[-2000:]
+  m = json.loads((out / 'metrics.json').read_text())
+  assert set(m) == {'real_test', '805_SNP_RBM_AG_800Epochs'}
+  bad = subprocess.run([sys.executable, str(ROOT / 'experiments' / 'evaluate.py'), '--real=1000g_805',
+                        f'--synthetic={tmp_path / "nope.hapt"}', f'--output={out}'],
+                       capture_output=True, text=True)
+  assert bad.returncode == 1 and 'nope.hapt' in bad.stderr and 'Traceback' not in bad.stderr
