@@ -1,0 +1,199 @@
+"""The 1D convolutional WGAN of Yelmen et al. 2023 (paper_notes.md section 2), in Flax Linen.
+
+Layout is NLC: haplotypes are `[batch, length, channels]`. A pyramid of `num_up` generic
+blocks between a "yellow" input and output block maps a latent of length L to
+L * 4^(num_up + 2) - 1 SNPs; L = 4 and num_up = 5 is the paper's 65,535-SNP model, num_up = 4
+its 16,383 one. Any SNP count is served by the smallest such length (see `pyramid_for`).
+
+Generator: latent N(0,1) [B, L, 2] + location-specific channel -> yellow block (Conv s1,
+ConvT s2 p1, Conv s1, ConvT s2 p0) -> up blocks (Conv, ConvT p0, Conv, ConvT p0), each with
+two fresh noise channels and a location channel in front, residual blocks after up blocks 1, 3,
+5, ... -> yellow output block -> Conv(+location channel) -> sigmoid. Convs have no bias and are
+followed by BatchNorm (PyTorch momentum 0.1) and LeakyReLU(0.01).
+Critic: the mirror image with biased convs, affine InstanceNorm, a location channel in front of
+each down block, packing (pack_m samples as channels), and Linear(L -> 1) at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+ALPHA = 0.01  # LeakyReLU slope
+
+
+@dataclasses.dataclass(frozen=True)
+class Pyramid:
+  latent: int  # L
+  num_up: int  # generic up (generator) / down (critic) blocks
+
+  @property
+  def length(self) -> int:
+    return self.latent * 4 ** (self.num_up + 2) - 1
+
+  def scale_lengths(self) -> list[int]:
+    """Lengths after the generator's input block, each up block and the output block."""
+    return [self.latent * 4 ** (i + 1) - 1 for i in range(self.num_up + 2)]
+
+
+def pyramid_for(num_snps: int) -> Pyramid:
+  """The deepest pyramid whose latent length is >= 4, with the smallest length >= num_snps.
+
+  65,535 -> (4, 5) and 16,383 -> (4, 4) as the paper; 805 -> (13, 1) = 831; 4,053 -> (4, 3)
+  = 4,095; 100,000 -> (7, 5) = 114,687.
+  """
+  if num_snps < 15:
+    raise ValueError(f'the conv WGAN needs at least 15 SNPs, got {num_snps}.')
+  num_up = 0
+  while 4 * 4 ** (num_up + 3) <= num_snps + 1:
+    num_up += 1
+  latent = max(4, math.ceil((num_snps + 1) / 4 ** (num_up + 2)))
+  return Pyramid(latent, num_up)
+
+
+def _torch_uniform(fan_in_axes):
+  """PyTorch's default conv/linear init U(+-1/sqrt(fan_in)) for Flax kernels."""
+  def init(key, shape, dtype=jnp.float32):
+    fan_in = math.prod(shape[a] for a in fan_in_axes)
+    bound = 1.0 / math.sqrt(fan_in)
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+  return init
+
+
+def conv(features: int, stride: int = 1, padding='SAME', bias: bool = False, name=None):
+  return nn.Conv(features, (3,), strides=(stride,), padding=padding, use_bias=bias,
+                 kernel_init=_torch_uniform((0, 1)), name=name)
+
+
+class ConvT(nn.Module):
+  """ConvTranspose1d(k=3, s=2) with PyTorch padding 0 (L -> 2L+1) or 1 (L -> 2L-1)."""
+  features: int
+  torch_padding: int = 0
+
+  @nn.compact
+  def __call__(self, x):
+    y = nn.ConvTranspose(self.features, (3,), strides=(2,), padding='VALID', use_bias=False,
+                         kernel_init=_torch_uniform((0, 1)))(x)
+    return y[:, 1:-1] if self.torch_padding else y
+
+
+class LocationChannel(nn.Module):
+  """One trainable N(0,1) row per scale, prepended as a channel: [B, L, C] -> [B, L, C+1]."""
+  length: int
+
+  @nn.compact
+  def __call__(self, x):
+    v = self.param('location', nn.initializers.normal(1.0), (self.length,))
+    v = jnp.broadcast_to(v[None, :, None], (x.shape[0], self.length, 1)).astype(x.dtype)
+    return jnp.concatenate([v, x], axis=-1)
+
+
+class InstanceNorm(nn.Module):
+  """InstanceNorm1d(affine=True): per sample and channel over the length, eps 1e-5."""
+
+  @nn.compact
+  def __call__(self, x):
+    return nn.GroupNorm(num_groups=x.shape[-1], epsilon=1e-5)(x)
+
+
+def _gen_layer(x, features, train, kind='conv', torch_padding=0):
+  if kind == 'conv':
+    x = conv(features)(x)
+  else:
+    x = ConvT(features, torch_padding)(x)
+  x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
+  return nn.leaky_relu(x, ALPHA)
+
+
+class GenResidual(nn.Module):
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    y = _gen_layer(x, x.shape[-1], train)
+    y = _gen_layer(y, x.shape[-1], train)
+    return x + y
+
+
+class Generator(nn.Module):
+  pyramid: Pyramid
+  channels: int = 10  # the paper's channel multiplier c
+  noise_dim: int = 2
+
+  @nn.compact
+  def __call__(self, z, noise, train: bool = True):
+    """z: [B, L, noise_dim]; noise: list of num_up + 1 arrays [B, len_i, noise_dim].
+
+    Returns sigmoid probabilities [B, pyramid.length].
+    """
+    c, p = self.channels, self.pyramid
+    lengths = p.scale_lengths()
+    m = 6 + 8 * p.num_up
+    x = LocationChannel(p.latent)(z)
+    for i, mult in enumerate((m + 6, m + 4, m + 2, m)):
+      x = _gen_layer(x, c * mult, train, 'conv' if i % 2 == 0 else 'convT', torch_padding=int(i == 1))
+    for u in range(p.num_up):
+      x = jnp.concatenate([noise[u], LocationChannel(lengths[u])(x)], axis=-1)
+      for j, kind in enumerate(('conv', 'convT', 'conv', 'convT')):
+        x = _gen_layer(x, c * (m - 8 * u - 2 * (j + 1)), train, kind)
+      if u % 2 == 0:
+        x = GenResidual()(x, train)
+    x = jnp.concatenate([noise[p.num_up], LocationChannel(lengths[p.num_up])(x)], axis=-1)
+    for j, (f, kind) in enumerate(((4 * c, 'conv'), (2 * c, 'convT'), (c, 'conv'),
+                                   (max(1, c // 2), 'convT'))):
+      x = _gen_layer(x, f, train, kind)
+    x = LocationChannel(p.length)(x)
+    x = conv(1, bias=True, name='output')(x)
+    return jax.nn.sigmoid(x[..., 0])
+
+
+def noise_shapes(pyramid: Pyramid, batch: int, noise_dim: int = 2) -> list[tuple[int, int, int]]:
+  return [(batch, n, noise_dim) for n in pyramid.scale_lengths()[:pyramid.num_up + 1]]
+
+
+def _critic_layer(x, features, stride=1, padding='SAME'):
+  x = conv(features, stride, padding, bias=True)(x)
+  return nn.leaky_relu(InstanceNorm()(x), ALPHA)
+
+
+class CriticResidual(nn.Module):
+
+  @nn.compact
+  def __call__(self, x):
+    y = _critic_layer(x, x.shape[-1])
+    y = _critic_layer(y, x.shape[-1])
+    return x + y
+
+
+class Critic(nn.Module):
+  pyramid: Pyramid
+  channels: int = 10
+
+  @nn.compact
+  def __call__(self, x):
+    """x: [B, pyramid.length, pack_m] in [0, 1] -> raw Wasserstein scores [B]."""
+    c, p = self.channels, self.pyramid
+    lengths = p.scale_lengths()[::-1]  # [full, after yellow-in, ..., 4L - 1]
+    x = LocationChannel(p.length)(x)
+    for j, mult in enumerate((1, 2, 4, 6)):
+      x = _critic_layer(x, c * mult, 1 if j % 2 == 0 else 2, 'SAME' if j % 2 == 0 else 'VALID')
+    x = CriticResidual()(x)
+    for d in range(p.num_up):
+      x = LocationChannel(lengths[d + 1])(x)
+      m = 6 + 8 * d
+      for j in range(4):
+        x = _critic_layer(x, c * (m + 2 * (j + 1)), 1 if j % 2 == 0 else 2,
+                          'SAME' if j % 2 == 0 else 'VALID')
+      if d % 2 == 1 and d + 1 < p.num_up:
+        x = CriticResidual()(x)
+    x = LocationChannel(lengths[p.num_up + 1])(x)
+    m = 6 + 8 * p.num_up
+    x = _critic_layer(x, c * (m + 2))
+    x = _critic_layer(x, c * (m + 4), 2, 'VALID')
+    x = _critic_layer(x, c * (m + 6))
+    x = conv(1, 2, ((1, 1),), bias=True)(x)  # PyTorch Conv1d(k3, s2, p1): 2L - 1 -> L
+    x = nn.leaky_relu(InstanceNorm()(x), ALPHA)
+    return nn.Dense(1, kernel_init=_torch_uniform((0,)))(x[..., 0])[..., 0]

@@ -1,0 +1,230 @@
+"""Family module for the adversarial models: the conv WGAN-GP (2023) and the FC GAN (2021).
+
+WGAN step (paper_notes.md 2.6): `critic_iter` critic updates then one generator update, all
+inside one jit (lax.scan over the critic updates). Each critic update consumes `pack_m` x
+`model.batch_size` real rows, so the loop's batch is critic_iter x pack_m x model.batch_size
+rows (`config.train.batch_size`, set by configs/wgan.py). Real data are zero-padded to the
+pyramid length; generated haplotypes are cropped to the SNP count and padded with the same
+zeros, so the critic never sees the pad differ (the mask).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from ag_jax.models import gan as gan_lib
+from ag_jax.models import wgan as wgan_lib
+
+
+@flax.struct.dataclass
+class GANState:
+  step: jax.Array
+  g_params: Any
+  g_stats: Any  # generator BatchNorm running statistics ({} for the FC GAN)
+  c_params: Any  # critic / discriminator
+  g_opt: Any
+  c_opt: Any
+
+
+def _global_norm(tree) -> jax.Array:
+  return optax.tree_utils.tree_l2_norm(tree)
+
+
+# --------------------------------------------------------------------------------- WGAN
+
+
+def _wgan_modules(config, info):
+  pyr = wgan_lib.pyramid_for(info.num_snps)
+  m = config.model
+  return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim), wgan_lib.Critic(pyr, m.channels))
+
+
+def _wgan_tx(config):
+  m = config.model
+  return (optax.adam(m.g_lr, b1=m.beta1, b2=m.beta2), optax.adam(m.c_lr, b1=m.beta1, b2=m.beta2))
+
+
+def _latents(pyr, key, batch, noise_dim):
+  kz, kn = jax.random.split(key)
+  z = jax.random.normal(kz, (batch, pyr.latent, noise_dim))
+  shapes = wgan_lib.noise_shapes(pyr, batch, noise_dim)
+  keys = jax.random.split(kn, len(shapes))
+  return z, [jax.random.normal(k, s) for k, s in zip(keys, shapes)]
+
+
+def _wgan_create(config, info, key):
+  pyr, gen, critic = _wgan_modules(config, info)
+  m = config.model
+  kg, kc, kz = jax.random.split(key, 3)
+  z, noise = _latents(pyr, kz, 2, m.noise_dim)
+  gv = gen.init(kg, z, noise, train=False)
+  cv = critic.init(kc, jnp.zeros((2, pyr.length, m.pack_m)))
+  g_tx, c_tx = _wgan_tx(config)
+  return GANState(step=jnp.zeros((), jnp.int32), g_params=gv['params'], g_stats=gv['batch_stats'],
+                  c_params=cv['params'], g_opt=g_tx.init(gv['params']), c_opt=c_tx.init(cv['params']))
+
+
+def _generate_wgan(gen, pyr, num_snps, params, stats, key, batch, noise_dim, train):
+  z, noise = _latents(pyr, key, batch, noise_dim)
+  variables = {'params': params, 'batch_stats': stats}
+  if train:
+    out, upd = gen.apply(variables, z, noise, train=True, mutable=['batch_stats'])
+    stats = upd['batch_stats']
+  else:
+    out = gen.apply(variables, z, noise, train=False)
+  out = out[:, :num_snps]  # crop, then pad exactly like the real data (mask)
+  return jnp.pad(out, ((0, 0), (0, pyr.length - num_snps))), stats
+
+
+def _wgan_train_step(config, info) -> Callable:
+  pyr, gen, critic = _wgan_modules(config, info)
+  m = config.model
+  g_tx, c_tx = _wgan_tx(config)
+  b, pack, n = m.batch_size, m.pack_m, info.num_snps
+
+  def pack_rows(x):  # [pack * B, length] -> [B, length, pack]
+    return jnp.transpose(x.reshape(pack, b, -1), (1, 2, 0))
+
+  def critic_loss(c_params, real, fake, key):
+    k_u, k_a = jax.random.split(key)
+    u = jax.random.uniform(k_u, (), maxval=m.label_noise)
+    c_real = critic.apply({'params': c_params}, real).mean()
+    c_fake = critic.apply({'params': c_params}, fake).mean()
+    alpha = jax.random.uniform(k_a, (b, 1, 1))
+    x_hat = alpha * real + (1 - alpha) * fake
+    grads = jax.grad(lambda x: critic.apply({'params': c_params}, x).sum())(x_hat)
+    norms = jnp.sqrt(jnp.sum(grads.reshape(b, -1) ** 2, axis=1) + 1e-12)
+    gp = m.gp_weight * jnp.mean((norms - 1) ** 2)
+    loss = -(1 - u) * c_real + c_fake + gp
+    return loss, {'critic_gap': c_real - c_fake, 'gp': gp, 'critic_loss': loss}
+
+  def critic_update(g_params, carry, xs):
+    c_params, c_opt, g_stats = carry
+    real_rows, key = xs
+    k_fake, k_loss = jax.random.split(key)
+    real = pack_rows(jnp.pad(real_rows.astype(jnp.float32), ((0, 0), (0, pyr.length - n))))
+    fake, g_stats = _generate_wgan(gen, pyr, n, g_params, g_stats, k_fake, pack * b,
+                                   m.noise_dim, True)
+    fake = jax.lax.stop_gradient(pack_rows(fake))
+    (_, aux), grads = jax.value_and_grad(critic_loss, has_aux=True)(c_params, real, fake, k_loss)
+    updates, c_opt = c_tx.update(grads, c_opt, c_params)
+    aux['critic_grad_norm'] = _global_norm(grads)
+    return (optax.apply_updates(c_params, updates), c_opt, g_stats), aux
+
+  def train_step(state: GANState, batch: jax.Array, key: jax.Array):
+    rows = batch.reshape(m.critic_iter, pack * b, n)
+    keys = jax.random.split(key, m.critic_iter + 1)
+    (c_params, c_opt, g_stats), aux = jax.lax.scan(
+        lambda carry, xs: critic_update(state.g_params, carry, xs),
+        (state.c_params, state.c_opt, state.g_stats), (rows, keys[:-1]))
+
+    def g_loss(g_params):
+      fake, stats = _generate_wgan(gen, pyr, n, g_params, g_stats, keys[-1], pack * b,
+                                   m.noise_dim, True)
+      return -critic.apply({'params': c_params}, pack_rows(fake)).mean(), stats
+
+    (gl, g_stats), g_grads = jax.value_and_grad(g_loss, has_aux=True)(state.g_params)
+    updates, g_opt = g_tx.update(g_grads, state.g_opt, state.g_params)
+    metrics = {k: v[-1] for k, v in aux.items()}
+    metrics.update(critic_gap_mean=aux['critic_gap'].mean(), generator_loss=gl,
+                   generator_grad_norm=_global_norm(g_grads))
+    return state.replace(step=state.step + 1, g_params=optax.apply_updates(state.g_params, updates),
+                         g_stats=g_stats, c_params=c_params, g_opt=g_opt, c_opt=c_opt), metrics
+
+  return train_step
+
+
+def _wgan_sampler(config, info) -> Callable:
+  pyr, gen, _ = _wgan_modules(config, info)
+
+  def sampler(state: GANState, key: jax.Array, num: int) -> jax.Array:
+    out, _ = _generate_wgan(gen, pyr, info.num_snps, state.g_params, state.g_stats, key, num,
+                            config.model.noise_dim, False)
+    return jnp.rint(out[:, :info.num_snps]).astype(jnp.uint8)  # rint(0.5) = 0, as np.rint
+
+  return sampler
+
+
+# ------------------------------------------------------------------------------- FC GAN
+
+
+def _gan_tx(config):
+  m = config.model
+  return optax.adam(m.g_lr), optax.adam(m.c_lr)
+
+
+def _gan_create(config, info, key):
+  n = info.num_snps
+  kg, kd = jax.random.split(key)
+  g = gan_lib.Generator(n).init(kg, jnp.zeros((1, gan_lib.LATENT)))['params']
+  d = gan_lib.Discriminator(n).init(kd, jnp.zeros((1, n)))['params']
+  g_tx, d_tx = _gan_tx(config)
+  return GANState(step=jnp.zeros((), jnp.int32), g_params=g, g_stats={}, c_params=d,
+                  g_opt=g_tx.init(g), c_opt=d_tx.init(d))
+
+
+def _gan_train_step(config, info) -> Callable:
+  n, m = info.num_snps, config.model
+  gen, disc = gan_lib.Generator(n), gan_lib.Discriminator(n)
+  g_tx, d_tx = _gan_tx(config)
+  bce = optax.sigmoid_binary_cross_entropy
+
+  def train_step(state: GANState, batch: jax.Array, key: jax.Array):
+    kz, kn, kl = jax.random.split(key, 3)
+    bsz = batch.shape[0]
+    z = jax.random.normal(kz, (bsz, gan_lib.LATENT))
+    real = batch.astype(jnp.float32) - jax.random.uniform(kn, batch.shape, maxval=m.input_noise)
+    real_label = 1 - jax.random.uniform(kl, (bsz,), maxval=m.label_smoothing)
+    fake = jax.lax.stop_gradient(gen.apply({'params': state.g_params}, z))
+
+    def d_loss(d_params):
+      lr_ = bce(disc.apply({'params': d_params}, real), real_label).mean()
+      lf = bce(disc.apply({'params': d_params}, fake), jnp.zeros(bsz)).mean()
+      return lr_ + lf + m.l2 * gan_lib.l2_hidden(d_params), (lr_, lf)
+
+    (dl, (lr_, lf)), d_grads = jax.value_and_grad(d_loss, has_aux=True)(state.c_params)
+    upd, c_opt = d_tx.update(d_grads, state.c_opt, state.c_params)
+    d_params = optax.apply_updates(state.c_params, upd)
+
+    def g_loss(g_params):
+      out = disc.apply({'params': d_params}, gen.apply({'params': g_params}, z))
+      return bce(out, jnp.ones(bsz)).mean() + m.l2 * gan_lib.l2_hidden(g_params)
+
+    gl, g_grads = jax.value_and_grad(g_loss)(state.g_params)
+    upd, g_opt = g_tx.update(g_grads, state.g_opt, state.g_params)
+    metrics = {'d_loss': dl, 'd_loss_real': lr_, 'd_loss_fake': lf, 'g_loss': gl,
+               'd_grad_norm': _global_norm(d_grads), 'g_grad_norm': _global_norm(g_grads)}
+    return state.replace(step=state.step + 1, g_params=optax.apply_updates(state.g_params, upd),
+                         c_params=d_params, g_opt=g_opt, c_opt=c_opt), metrics
+
+  return train_step
+
+
+def _gan_sampler(config, info) -> Callable:
+  gen = gan_lib.Generator(info.num_snps)
+
+  def sampler(state: GANState, key: jax.Array, num: int) -> jax.Array:
+    out = gen.apply({'params': state.g_params}, jax.random.normal(key, (num, gan_lib.LATENT)))
+    return jnp.rint(jnp.maximum(out, 0)).astype(jnp.uint8)
+
+  return sampler
+
+
+# ----------------------------------------------------------------------- family interface
+
+
+def create_state(config, info, key) -> GANState:
+  return (_wgan_create if config.model.name == 'wgan' else _gan_create)(config, info, key)
+
+
+def make_train_step(config, info) -> Callable:
+  return (_wgan_train_step if config.model.name == 'wgan' else _gan_train_step)(config, info)
+
+
+def make_sampler(config, info) -> Callable:
+  return (_wgan_sampler if config.model.name == 'wgan' else _gan_sampler)(config, info)

@@ -1,0 +1,219 @@
+"""The conv WGAN against the paper's layer tables (paper_notes.md 2.4, 2.5); the GAN; steps."""
+
+import flax.linen as nn
+from flax import traverse_util
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ag_jax.models import gan as gan_lib
+from ag_jax.models import wgan
+from ag_jax.train import adversarial
+from ag_jax.train.loop import DataInfo
+from configs_loader import load
+
+# Tables of paper_notes.md 2.4 (65,535) and 2.5 (16,383): per block the output channels of
+# each conv layer, and the kind of each layer: s = Conv s1, T1 = ConvT p1, T0 = ConvT p0,
+# d = Conv s2 p0, p = Conv s2 p1; 'R' = a residual block (two s layers at the same width).
+GEN_65K = [('s', 520), ('T1', 500), ('s', 480), ('T0', 460),
+           ('s', 440), ('T0', 420), ('s', 400), ('T0', 380), 'R',
+           ('s', 360), ('T0', 340), ('s', 320), ('T0', 300),
+           ('s', 280), ('T0', 260), ('s', 240), ('T0', 220), 'R',
+           ('s', 200), ('T0', 180), ('s', 160), ('T0', 140),
+           ('s', 120), ('T0', 100), ('s', 80), ('T0', 60), 'R',
+           ('s', 40), ('T0', 20), ('s', 10), ('T0', 5), ('s', 1)]
+GEN_16K = [('s', 440), ('T1', 420), ('s', 400), ('T0', 380),
+           ('s', 360), ('T0', 340), ('s', 320), ('T0', 300), 'R',
+           ('s', 280), ('T0', 260), ('s', 240), ('T0', 220),
+           ('s', 200), ('T0', 180), ('s', 160), ('T0', 140), 'R',
+           ('s', 120), ('T0', 100), ('s', 80), ('T0', 60),
+           ('s', 40), ('T0', 20), ('s', 10), ('T0', 5), ('s', 1)]
+CRIT_65K = [('s', 10), ('d', 20), ('s', 40), ('d', 60), 'R',
+            ('s', 80), ('d', 100), ('s', 120), ('d', 140),
+            ('s', 160), ('d', 180), ('s', 200), ('d', 220), 'R',
+            ('s', 240), ('d', 260), ('s', 280), ('d', 300),
+            ('s', 320), ('d', 340), ('s', 360), ('d', 380), 'R',
+            ('s', 400), ('d', 420), ('s', 440), ('d', 460),
+            ('s', 480), ('d', 500), ('s', 520), ('p', 1)]
+CRIT_16K = [('s', 10), ('d', 20), ('s', 40), ('d', 60), 'R',
+            ('s', 80), ('d', 100), ('s', 120), ('d', 140),
+            ('s', 160), ('d', 180), ('s', 200), ('d', 220), 'R',
+            ('s', 240), ('d', 260), ('s', 280), ('d', 300),
+            ('s', 320), ('d', 340), ('s', 360), ('d', 380),
+            ('s', 400), ('d', 420), ('s', 440), ('p', 1)]
+NEXT_LEN = {'s': lambda n: n, 'T1': lambda n: 2 * n - 1, 'T0': lambda n: 2 * n + 1,
+            'd': lambda n: (n - 3) // 2 + 1, 'p': lambda n: (n - 1) // 2 + 1}
+
+
+def _expected(table, length, channels, extra_before):
+  """(out_len, out_channels) of every conv layer, and the parameter count, from a table.
+
+  extra_before(i) -> channels concatenated in front of layer i (noise, location rows).
+  """
+  shapes, params, c_in = [], 0, channels
+  layers = []
+  for item in table:
+    layers += [('s', c_in), ('s', c_in)] if item == 'R' else [item]
+    if item != 'R':
+      c_in = item[1]
+  c_in = channels
+  for i, (kind, c_out) in enumerate(layers):
+    c_in += extra_before(i)
+    length = NEXT_LEN[kind](length)
+    shapes.append((length, c_out))
+    params += 3 * c_in * c_out
+    c_in = c_out
+  return shapes, params, layers
+
+
+def _conv_outputs(module, variables, *args):
+  """Output (length, channels) of every conv layer, in call order."""
+  order = []
+
+  def capture(m, _):
+    if isinstance(m, (nn.Conv, wgan.ConvT)):
+      order.append(tuple(m.scope.path))
+      return True
+    return False
+
+  _, state = jax.eval_shape(lambda v: module.apply(
+      v, *args, capture_intermediates=capture, mutable=['intermediates', 'batch_stats']), variables)
+  flat = traverse_util.flatten_dict(state['intermediates'])
+  return [flat[p + ('__call__',)][0].shape[1:] for p in order]
+
+
+def _count(tree):
+  return sum(x.size for x in jax.tree.leaves(tree))
+
+
+@pytest.mark.parametrize('num_snps,gen_table,crit_table', [(65535, GEN_65K, CRIT_65K),
+                                                           (16383, GEN_16K, CRIT_16K)])
+def test_layer_shapes_and_parameter_counts_match_paper(num_snps, gen_table, crit_table):
+  pyr = wgan.pyramid_for(num_snps)
+  assert pyr.latent == 4 and pyr.length == num_snps
+  gen, critic = wgan.Generator(pyr, 10, 2), wgan.Critic(pyr, 10)
+  z = jnp.zeros((1, 4, 2))
+  noise = [jnp.zeros(s) for s in wgan.noise_shapes(pyr, 1)]
+  gv = jax.eval_shape(lambda: gen.init(jax.random.key(0), z, noise, train=False))
+  cv = jax.eval_shape(lambda: critic.init(jax.random.key(0), jnp.zeros((1, num_snps, 3))))
+
+  # Generator: layer i gets 2 noise + 1 location channel in front of each up block / the
+  # yellow output block (every 4th non-residual layer after the input block), one location
+  # channel at the input and before the output conv.
+  n_up = pyr.num_up
+  starts = {4 * (u + 1) for u in range(n_up + 1)}
+  gen_real = [l for l in gen_table if l != 'R']
+  def g_extra(i, table=gen_table):
+    j = _plain_index(table, i)
+    if j is None:
+      return 0
+    if j == 0:
+      return 1
+    if j == len(gen_real) - 1:
+      return 1
+    return 3 if j in starts else 0
+  shapes, conv_params, layers = _expected(gen_table, 4, 2, g_extra)
+  got = _conv_outputs(gen, gv, z, noise, False)
+  assert got == [(l, c) for l, c in shapes]
+  assert shapes[-1] == (num_snps, 1)
+  bn = 2 * sum(c for _, c in layers[:-1])  # BatchNorm scale + bias after each bias-free conv
+  locations = sum([4] + pyr.scale_lengths()[:n_up + 1] + [num_snps])
+  expected_g = conv_params + bn + 1 + locations  # + the output conv's bias
+  assert _count(gv['params']) == expected_g
+
+  crit_real = [l for l in crit_table if l != 'R']
+  c_starts = {4 * (d + 1) for d in range(n_up + 1)}
+  def c_extra(i, table=crit_table):
+    j = _plain_index(table, i)
+    return 0 if j is None else (1 if j == 0 or j in c_starts else 0)
+  shapes, conv_params, layers = _expected(crit_table, num_snps, 3, c_extra)
+  got = _conv_outputs(critic, cv, jnp.zeros((1, num_snps, 3)))
+  assert got == [(l, c) for l, c in shapes]
+  assert shapes[-1] == (4, 1)
+  biases_and_norms = sum(3 * c for _, c in layers)  # conv bias + InstanceNorm scale and bias
+  locations = sum(pyr.scale_lengths())
+  expected_c = conv_params + biases_and_norms + locations + 4 + 1  # + Linear(4 -> 1)
+  assert _count(cv['params']) == expected_c
+  print(f'{num_snps}: generator {expected_g:,} / critic {expected_c:,} parameters')
+
+
+def _plain_index(table, i):
+  """Index among non-residual layers of expanded layer i, or None if i is in a residual."""
+  j = k = 0
+  for item in table:
+    width = 2 if item == 'R' else 1
+    if k <= i < k + width:
+      return None if item == 'R' else j
+    k += width
+    j += item != 'R'
+  raise IndexError(i)
+
+
+@pytest.mark.parametrize('num_snps,length', [(805, 831), (4053, 4095), (100000, 114687),
+                                             (65535, 65535), (16383, 16383)])
+def test_pyramid_for_any_snp_count(num_snps, length):
+  pyr = wgan.pyramid_for(num_snps)
+  assert pyr.length == length and pyr.latent >= 4
+
+
+def _info(n, x=None):
+  f = np.full(n, 0.5, np.float32) if x is None else x.mean(0).astype(np.float32)
+  return DataInfo(n, f, None, 100)
+
+
+def test_paper65k_forward_and_one_train_step_batch_2():
+  config = load('wgan.py:paper65k')
+  config.model.batch_size = 2
+  config.model.critic_iter = 1
+  config.train.batch_size = 1 * 3 * 2
+  info = _info(65535)
+  state = adversarial.create_state(config, info, jax.random.key(0))
+  batch = jax.random.bernoulli(jax.random.key(1), 0.3, (6, 65535)).astype(jnp.uint8)
+  new, m = jax.jit(adversarial.make_train_step(config, info))(state, batch, jax.random.key(2))
+  for k in ('critic_gap', 'gp', 'critic_grad_norm', 'generator_grad_norm'):
+    assert np.isfinite(float(m[k])), k
+  assert int(new.step) == 1
+  changed = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), state.g_params, new.g_params)
+  assert any(jax.tree.leaves(changed))
+
+
+def test_gradient_penalty_matches_finite_differences():
+  pyr = wgan.pyramid_for(60)
+  critic = wgan.Critic(pyr, 2)
+  x = jax.random.uniform(jax.random.key(0), (1, pyr.length, 3))
+  v = critic.init(jax.random.key(1), x)
+  f = lambda y: critic.apply(v, y).sum()
+  g = jax.grad(f)(x)
+  eps = 1e-2
+  for idx in [(0, 5, 0), (0, 30, 2)]:
+    e = jnp.zeros_like(x).at[idx].set(eps)
+    fd = (f(x + e) - f(x - e)) / (2 * eps)
+    assert float(fd) == pytest.approx(float(g[idx]), rel=0.05, abs=1e-4)
+
+
+@pytest.mark.parametrize('name', ['wgan', 'gan'])
+def test_step_is_deterministic_in_key_and_sampler_crops(ds805, name):
+  config = load(f'{name}.py:test')
+  x = ds805.read_split('train')
+  info = _info(805, x)
+  state = adversarial.create_state(config, info, jax.random.key(0))
+  step = jax.jit(adversarial.make_train_step(config, info))
+  batch = jnp.asarray(x[:config.train.batch_size])
+  a, ma = step(state, batch, jax.random.key(3))
+  b, mb = step(state, batch, jax.random.key(3))
+  c, _ = step(state, batch, jax.random.key(4))
+  for l1, l2 in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_array_equal(l1, l2)
+  assert any(bool(jnp.any(l1 != l3)) for l1, l3 in zip(jax.tree.leaves(a.g_params), jax.tree.leaves(c.g_params)))
+  ags = jax.jit(adversarial.make_sampler(config, info), static_argnums=2)(a, jax.random.key(5), 10)
+  assert ags.shape == (10, 805) and ags.dtype == jnp.uint8 and set(np.unique(ags)) <= {0, 1}
+
+
+def test_fc_gan_layer_sizes():
+  v = jax.eval_shape(lambda: gan_lib.Generator(805).init(jax.random.key(0), jnp.zeros((1, 600))))
+  assert [v['params'][n]['kernel'].shape for n in ('hidden1', 'hidden2', 'out')] == \
+      [(600, 670), (670, 731), (731, 805)]
+  d = jax.eval_shape(lambda: gan_lib.Discriminator(805).init(jax.random.key(0), jnp.zeros((1, 805))))
+  assert [d['params'][n]['kernel'].shape for n in ('hidden1', 'hidden2', 'out')] == \
+      [(805, 402), (402, 268), (268, 1)]
