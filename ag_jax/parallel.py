@@ -51,6 +51,11 @@ def initialize_distributed() -> bool:
       raise MeshError(
           f'{coordinator=} is set but {e.args[0]} is not: set JAX_NUM_PROCESSES and '
           'JAX_PROCESS_ID for every process.') from None
+    if os.environ.get('JAX_PLATFORMS', '').startswith('cpu'):
+      # CPU-only multi-process (tests, CPU clusters): cross-process collectives via gloo.
+      jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+      if os.environ.get('AG_JAX_CPU_DEVICES'):
+        jax.config.update('jax_num_cpu_devices', int(os.environ['AG_JAX_CPU_DEVICES']))
     jax.distributed.initialize(coordinator_address=coordinator,
                                num_processes=num_processes, process_id=process_id)
   elif int(os.environ.get('SLURM_NTASKS', '1')) > 1 or _multi_host_tpu():

@@ -8,6 +8,7 @@ job needs no iterator state and processes never read each other's rows.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from typing import Iterator
@@ -40,11 +41,14 @@ class BatchLoader:
     self.snps = snps or slice(None)
     self.num_snps = len(range(*self.snps.indices(dataset.num_snps)))
     self.prefetch = prefetch
-    if in_memory == 'auto':
-      in_memory = self.split_rows.size * self.num_snps <= IN_MEMORY_LIMIT
+    if in_memory == 'auto':  # multi-process jobs stream, so each process reads only its rows
+      in_memory = process_count == 1 and self.split_rows.size * self.num_snps <= IN_MEMORY_LIMIT
     elif isinstance(in_memory, str):
       in_memory = in_memory == 'yes'
     self._memory = dataset.read(self.split_rows, self.snps) if in_memory else None
+    # AG_JAX_AUDIT_ROWS=PREFIX: append "<step> <rows...>" to PREFIX.<process> (data audits).
+    prefix = os.environ.get('AG_JAX_AUDIT_ROWS')
+    self.audit_path = f'{prefix}.{process_index}' if prefix else None
 
   def global_rows(self, step: int) -> np.ndarray:
     """Positions (into the split) of the whole batch of `step`: int64 [batch_size]."""
@@ -59,6 +63,9 @@ class BatchLoader:
     return self.split_rows[local]
 
   def batch(self, step: int) -> np.ndarray:
+    if self.audit_path:
+      with open(self.audit_path, 'a') as f:
+        f.write(f'{step} ' + ' '.join(map(str, self.rows(step).tolist())) + '\n')
     if self._memory is not None:
       b = self.local_batch_size
       local = self.global_rows(step)[self.process_index * b:(self.process_index + 1) * b]

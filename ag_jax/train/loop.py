@@ -104,12 +104,23 @@ def build(config, dataset: data_lib.Dataset | None = None) -> Setup:
   return Setup(config, ds, info, fam, mesh, sharding, abstract, create)
 
 
+def make_step_fn(setup: Setup, donate: bool = True) -> Callable:
+  """The family's train step, jitted with the state's and the batch's shardings."""
+  return jax.jit(setup.fam.make_train_step(setup.config, setup.info),
+                 in_shardings=(setup.state_sharding, parallel.batch_sharding(setup.mesh), None),
+                 out_shardings=(setup.state_sharding, None),
+                 donate_argnums=0 if donate else ())
+
+
+def init_state(setup: Setup):
+  return jax.jit(setup.create, out_shardings=setup.state_sharding)(jax.random.key(setup.config.seed))
+
+
 def init_or_restore(setup: Setup, ckpt: ckpt_lib.Checkpointer):
   if ckpt.latest_step() is not None:
     logging.info('resuming from checkpoint step %d in %s', ckpt.latest_step(), ckpt.directory)
     return ckpt.restore(setup.abstract_state)
-  init = jax.jit(setup.create, out_shardings=setup.state_sharding)
-  return init(jax.random.key(setup.config.seed))
+  return init_state(setup)
 
 
 class _StopSignal:
@@ -162,10 +173,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
   logging.info('%s: %s, %d SNPs, %d train haplotypes; mesh %s; step %d of %d',
                config.model.name, setup.dataset.path, setup.info.num_snps,
                setup.info.num_train, dict(setup.mesh.shape), start, tc.num_steps)
-  batch_sharding = parallel.batch_sharding(setup.mesh)
-  step_fn = jax.jit(setup.fam.make_train_step(config, setup.info),
-                    in_shardings=(setup.state_sharding, batch_sharding, None),
-                    out_shardings=(setup.state_sharding, None), donate_argnums=0)
+  step_fn = make_step_fn(setup)
   loader = data_lib.BatchLoader(setup.dataset, batch_size=tc.batch_size, seed=config.seed,
                                 process_index=jax.process_index(),
                                 process_count=jax.process_count(),
@@ -179,8 +187,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
   else:
     logging.info('already trained to step %d', start)
   writer.close()
-  if is_main or jax.process_count() > 1:
-    last.update(_finish(setup, state, workdir))
+  last.update(_finish(setup, state, workdir, write=is_main))
   ckpt.close()
   return last
 
@@ -260,12 +267,15 @@ def generate(setup: Setup, state, num: int, seed: int, batch_size: int,
       yield out
 
 
-def _finish(setup: Setup, state, workdir: pathlib.Path) -> dict:
-  """Writes workdir/ags.hapt and, if configured, the evaluation report."""
+def _finish(setup: Setup, state, workdir: pathlib.Path, write: bool = True) -> dict:
+  """Writes workdir/ags.hapt and, if configured, the evaluation report (process 0 only;
+  every process takes part in generation, a sharded computation)."""
   from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
   config = setup.config
   ags = np.concatenate(list(generate(setup, state, config.sample.num_samples, config.seed,
-                                     config.sample.batch_size)))
+                                     config.sample.batch_size, progress=write)))
+  if not write:
+    return {'num_ags': int(ags.shape[0])}
   writers.write_hapt(workdir / 'ags.hapt', ags)
   logging.info('wrote %d AGs to %s', ags.shape[0], workdir / 'ags.hapt')
   out = {'num_ags': int(ags.shape[0])}
