@@ -31,7 +31,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.c_lr = 5e-4
   m.beta1 = 0.5
   m.beta2 = 0.9
-  c.train.num_steps = 1500
+  c.train.num_steps = 1000
   c.train.log_every = 100
   c.train.checkpoint_every = 500
   for v in parse_variant(arg):

@@ -1,0 +1,64 @@
+r"""WGAN-GP train-step time per haplotype and memory for 805, 16,383 and 65,535 SNPs.
+
+  python benchmarks/wgan_step.py [--snps=805,16383,65535] [--batch=8] [--channels=10]
+
+One step = critic_iter critic updates (each on batch packed samples of pack_m haplotypes)
+plus one generator update, as the paper. Times are medians after compilation.
+"""
+
+import argparse
+import pathlib
+import sys
+import time
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from common import compiled_memory_gib, machine, median_time, peak_rss_gib  # pylint: disable=wrong-import-position
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / 'tests'))
+from ag_jax.train import adversarial  # pylint: disable=wrong-import-position
+from ag_jax.train.loop import DataInfo  # pylint: disable=wrong-import-position
+
+
+def get_config(channels, batch, critic_iter):
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  path = pathlib.Path(__file__).parent.parent / 'configs' / 'wgan.py'
+  spec = importlib.util.spec_from_file_location('wgan_cfg', path)
+  mod = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(mod)
+  c = mod.get_config('bench')
+  c.unlock()
+  c.model.channels, c.model.batch_size, c.model.critic_iter = channels, batch, critic_iter
+  c.train.batch_size = critic_iter * c.model.pack_m * batch
+  return c
+
+
+def main():
+  ap = argparse.ArgumentParser()
+  ap.add_argument('--snps', default='805,16383,65535')
+  ap.add_argument('--batch', type=int, default=8)
+  ap.add_argument('--channels', type=int, default=10)
+  ap.add_argument('--critic_iter', type=int, default=10)
+  ap.add_argument('--repeats', type=int, default=3)
+  args = ap.parse_args()
+  print(machine())
+  print(f'{"snps":>7} {"haps/step":>9} {"compile s":>9} {"step s":>8} {"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}')
+  for n in map(int, args.snps.split(',')):
+    config = get_config(args.channels, args.batch, args.critic_iter)
+    info = DataInfo(n, np.full(n, 0.3, np.float32), None, 1000)
+    state = jax.jit(lambda k: adversarial.create_state(config, info, k))(jax.random.key(0))
+    batch = jax.random.bernoulli(jax.random.key(1), 0.3, (config.train.batch_size, n)).astype(np.uint8)
+    t0 = time.time()
+    step = jax.jit(adversarial.make_train_step(config, info)).lower(state, batch, jax.random.key(2)).compile()
+    compile_s = time.time() - t0
+    t = median_time(lambda: step(state, batch, jax.random.key(2)), repeats=args.repeats)
+    haps = config.train.batch_size
+    mem = compiled_memory_gib(step)
+    print(f'{n:>7} {haps:>9} {compile_s:>9.1f} {t:>8.2f} {1000 * t / haps:>12.2f} '
+          f'{mem if mem is not None else float("nan"):>8.2f} {peak_rss_gib():>12.2f}', flush=True)
+
+
+if __name__ == '__main__':
+  main()
