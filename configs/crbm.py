@@ -51,13 +51,27 @@ def apply_variants(c: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
       c.evaluate.at_end = False
     elif v in ('1000g_805', '1000g_agbl4'):
       c.data.name = v
+    elif v == 'chromosome':  # ~10^6 SNPs streamed from --config.data.path (no in-memory copy)
+      c.model.window_size = 1000
+      c.model.num_hidden = 64
+      c.model.gibbs_steps = 5
+      c.model.sample_sweeps = 100
+      c.train.batch_size = 32
+      c.train.num_steps = 300
+      c.train.log_every = 25
+      c.train.checkpoint_every = 100
+      c.data.in_memory = 'no'
+      c.sample.num_samples = 100
+      c.sample.batch_size = 100
+      c.evaluate.at_end = False
     elif v == 'bench':
       c.model.window_size = 10000
       c.model.num_hidden = 2000
       c.model.gibbs_steps = 50
       c.train.batch_size = 500
     else:
-      raise ValueError(f'unknown variant {v!r}; known: test, bench, 1000g_805, 1000g_agbl4.')
+      raise ValueError(f'unknown variant {v!r}; known: test, bench, chromosome, 1000g_805, '
+                       '1000g_agbl4.')
   return c
 
 

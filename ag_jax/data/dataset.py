@@ -117,9 +117,10 @@ class Dataset:
   def read_split(self, split: str = 'train', snps: slice = slice(None)) -> np.ndarray:
     return self.read(self.split_rows(split), snps)
 
-  def allele_frequencies(self, split: str = 'train', block: int = 2048) -> np.ndarray:
-    """Frequency of allele 1 per SNP, streamed over row blocks: float64 [num_snps]."""
+  def allele_frequencies(self, split: str = 'train') -> np.ndarray:
+    """Frequency of allele 1 per SNP, streamed over row blocks of <= 256 MiB: float64 [num_snps]."""
     rows = self.split_rows(split)
+    block = max(16, (256 << 20) // max(self.num_snps, 1))
     total = np.zeros(self.num_snps, np.float64)
     for i in range(0, rows.size, block):
       total += self.read(rows[i:i + block]).sum(axis=0)

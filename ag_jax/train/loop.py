@@ -279,12 +279,12 @@ def _finish(setup: Setup, state, workdir: pathlib.Path, write: bool = True) -> d
   writers.write_hapt(workdir / 'ags.hapt', ags)
   logging.info('wrote %d AGs to %s', ags.shape[0], workdir / 'ags.hapt')
   out = {'num_ags': int(ags.shape[0])}
-  train = setup.dataset.read_split('train')
-  out['af_r'] = float(np.corrcoef(ags.mean(0), train.mean(0))[0, 1])
+  out['af_r'] = float(np.corrcoef(ags.mean(0), setup.info.allele_freq)[0, 1])
   logging.info('allele-frequency Pearson r (AGs vs train split): %.4f', out['af_r'])
   if config.evaluate.at_end:
     from ag_jax import evaluate  # pylint: disable=g-import-not-at-top
     ds = setup.dataset
+    train = ds.read_split('train')
     result = evaluate.run_evaluation(
         train, {config.model.name: ags}, workdir / 'report', real_test=ds.read_split('test'),
         positions=ds.variants['pos'], chrom=ds.variants['chrom'])
