@@ -116,7 +116,8 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
   del populations
   out = pathlib.Path(output_dir)
   out.mkdir(parents=True, exist_ok=True)
-  single = chrom is not None and len(set(np.asarray(chrom).tolist())) == 1
+  chroms = set(np.asarray(chrom).tolist()) if chrom is not None else set()
+  single = len(chroms) == 1 and '.' not in chroms  # '.' = unknown (hapt without legend)
   pca = stats.pca_fit(real_train, seed=seed)
   trip = stats.triplets(real_train.shape[1])
   sets = dict(synthetic)

@@ -85,7 +85,7 @@ def plot_ld_heatmap(out, real_train, synthetic_first: tuple[str, np.ndarray] | N
   m = np.where(np.triu(np.ones((k, k), bool), 1), s, r)
   fig, ax = plt.subplots(figsize=(5, 4.5))
   im = ax.imshow(m, cmap='viridis', vmin=0, vmax=1)
-  ax.set(title=f'LD r$^2$, first {k} SNPs: {name} (upper) vs real (lower)')
+  ax.set_title(f'LD r$^2$, first {k} SNPs\n{name} (upper) vs real (lower)', fontsize=8)
   fig.colorbar(im, ax=ax)
   _save(fig, out / 'ld_heatmap.png')
   return 'ld_heatmap.png'
