@@ -23,7 +23,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from common import peak_rss_gib  # pylint: disable=wrong-import-position
 
 from ag_jax import data  # pylint: disable=wrong-import-position
-from ag_jax.data import prepare  # pylint: disable=wrong-import-position
+from ag_jax.data.prepare import SNP_CHUNK, create_haplotype_array  # pylint: disable=wrong-import-position
 
 
 def make_store(path: pathlib.Path, n: int, s: int, seed: int = 0):
@@ -33,8 +33,8 @@ def make_store(path: pathlib.Path, n: int, s: int, seed: int = 0):
   tmp.mkdir(parents=True, exist_ok=True)
   rng = np.random.default_rng(seed)
   freq = rng.beta(0.3, 0.3, s).astype(np.float32)
-  arr = prepare.create_haplotype_array(tmp / 'haplotypes', (n, s))
-  cols = prepare.SNP_CHUNK
+  arr = create_haplotype_array(tmp / 'haplotypes', (n, s))
+  cols = SNP_CHUNK
   rows = 512
   with tqdm(total=n * s, unit='allele', unit_scale=True, desc='creating store') as bar:
     for r0 in range(0, n, rows):
