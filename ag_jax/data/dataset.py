@@ -26,7 +26,7 @@ DEFAULT_SPLIT = {'test_fraction': 0.2, 'seed': 0}
 
 
 def cache_dir() -> pathlib.Path:
-  return pathlib.Path(os.environ.get('AG_JAX_CACHE', '~/.cache/ag_jax')).expanduser()
+  return pathlib.Path(os.environ.get('AG_JAX_CACHE') or '~/.cache/ag_jax').expanduser()
 
 
 def bundled_path(name: str) -> pathlib.Path:
