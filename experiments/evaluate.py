@@ -55,9 +55,12 @@ def main(argv):
     if _TEST.value:
       test, _ = _read_file(_TEST.value)
     synthetic = {}
-    for path in _SYNTHETIC.value:
+    stems = [_set_name(p) for p in _SYNTHETIC.value]
+    for path, stem in zip(_SYNTHETIC.value, stems):
       g, _ = _read_file(path)
-      synthetic[_set_name(path)] = g
+      # Same file name in several workdirs (runs/crbm/ags.hapt, runs/wgan/ags.hapt): name by dir.
+      name = stem if stems.count(stem) == 1 else f'{pathlib.Path(path).parent.name}/{stem}'
+      synthetic[name] = g
   except data.DataError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
