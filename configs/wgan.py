@@ -31,6 +31,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.c_lr = 5e-4
   m.beta1 = 0.5
   m.beta2 = 0.9
+  # Unrolled critic updates run ~6x faster on XLA:CPU but compile slower as SNPs grow;
+  # set False for very long genomes or when compile time dominates.
+  m.unroll_critic = True
   c.train.num_steps = 1000
   c.train.log_every = 100
   c.train.checkpoint_every = 500

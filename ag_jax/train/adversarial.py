@@ -121,7 +121,8 @@ def _wgan_train_step(config, info) -> Callable:
     keys = jax.random.split(key, m.critic_iter + 1)
     (c_params, c_opt, g_stats), aux = jax.lax.scan(
         lambda carry, xs: critic_update(state.g_params, carry, xs),
-        (state.c_params, state.c_opt, state.g_stats), (rows, keys[:-1]), unroll=True)
+        (state.c_params, state.c_opt, state.g_stats), (rows, keys[:-1]),
+        unroll=bool(m.get('unroll_critic', True)))
 
     def g_loss(g_params):
       fake, stats = _generate_wgan(gen, pyr, n, g_params, g_stats, keys[-1], pack * b,
