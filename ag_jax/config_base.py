@@ -40,6 +40,17 @@ def base_config() -> ml_collections.ConfigDict:
   return c
 
 
+def tiny_run(c: ml_collections.ConfigDict) -> None:
+  """The run-time part of every `test` variant: a few steps, frequent logs and checkpoints,
+  64 AGs, no report (the model part stays in each config)."""
+  c.train.num_steps = 20
+  c.train.log_every = 5
+  c.train.checkpoint_every = 10
+  c.sample.num_samples = 64
+  c.sample.batch_size = 32
+  c.evaluate.at_end = False
+
+
 def parse_variant(arg: str | None) -> list[str]:
   """`'test,foo'` -> `['test', 'foo']`; empty for None or ''."""
   return [a for a in (arg or '').split(',') if a]

@@ -11,7 +11,7 @@ W ~ N(0, 1e-4)); sizes are chosen to finish on a 2-core CPU in minutes.
 
 import ml_collections
 
-from ag_jax.config_base import base_config, parse_variant
+from ag_jax.config_base import base_config, parse_variant, tiny_run
 
 
 def model_config(name: str = 'crbm') -> ml_collections.ConfigDict:
@@ -43,12 +43,7 @@ def apply_variants(c: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
       c.model.gibbs_steps = 2
       c.model.sample_sweeps = 10
       c.train.batch_size = 32
-      c.train.num_steps = 20
-      c.train.log_every = 5
-      c.train.checkpoint_every = 10
-      c.sample.num_samples = 64
-      c.sample.batch_size = 32
-      c.evaluate.at_end = False
+      tiny_run(c)
     elif v in ('1000g_805', '1000g_agbl4'):
       c.data.name = v
     elif v == 'chromosome':  # ~10^6 SNPs streamed from --config.data.path (no in-memory copy)

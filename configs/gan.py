@@ -9,7 +9,7 @@ on hidden layers, real inputs minus U(0, 0.1) noise, real labels 1 - U(0, 0.1).
 
 import ml_collections
 
-from ag_jax.config_base import base_config, parse_variant
+from ag_jax.config_base import base_config, parse_variant, tiny_run
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -27,12 +27,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.train.checkpoint_every = 5000
   for v in parse_variant(arg):
     if v == 'test':
-      c.train.num_steps = 20
-      c.train.log_every = 5
-      c.train.checkpoint_every = 10
-      c.sample.num_samples = 64
-      c.sample.batch_size = 32
-      c.evaluate.at_end = False
+      tiny_run(c)
     elif v in ('1000g_805', '1000g_agbl4'):
       c.data.name = v
     elif v == 'bench':

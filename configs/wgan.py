@@ -13,7 +13,7 @@ The pyramid depth follows the SNP count (ag_jax.models.wgan.pyramid_for).
 
 import ml_collections
 
-from ag_jax.config_base import base_config, parse_variant
+from ag_jax.config_base import base_config, parse_variant, tiny_run
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -42,12 +42,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       m.channels = 2
       m.critic_iter = 2
       m.batch_size = 4
-      c.train.num_steps = 20
-      c.train.log_every = 5
-      c.train.checkpoint_every = 10
-      c.sample.num_samples = 64
-      c.sample.batch_size = 32
-      c.evaluate.at_end = False
+      tiny_run(c)
     elif v in ('paper65k', 'paper16k', 'bench'):
       m.channels = 10
       m.batch_size = 96
