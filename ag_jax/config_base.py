@@ -26,6 +26,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.log_every = 50
   c.train.checkpoint_every = 500
   c.train.keep_checkpoints = 3
+  # Every this many steps (a multiple of log_every; 0 = never) generate 1,000 AGs and log
+  # their allele-frequency r against the train split as `sample_af_r`.
+  c.train.sample_every = 0
 
   c.sample = ml_collections.ConfigDict()
   c.sample.num_samples = 5000  # AGs written at the end of training

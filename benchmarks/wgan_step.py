@@ -1,13 +1,16 @@
 r"""WGAN-GP train-step time per haplotype and memory for 805, 16,383 and 65,535 SNPs.
 
   python benchmarks/wgan_step.py [--snps=805,16383,65535] [--batch=8] [--channels=10]
+      [--critic_iter=10] [--unroll_critic=1]
 
 One step = critic_iter critic updates (each on batch packed samples of pack_m haplotypes)
-plus one generator update, as the paper. Times are medians after compilation.
+plus one generator update, as the paper. Times are medians after compilation. Each SNP count
+runs in its own process, so the peak RSS printed is that size's own.
 """
 
 import argparse
 import pathlib
+import subprocess
 import sys
 import time
 
@@ -22,7 +25,7 @@ from ag_jax.train import adversarial  # pylint: disable=wrong-import-position
 from ag_jax.train.loop import DataInfo  # pylint: disable=wrong-import-position
 
 
-def get_config(channels, batch, critic_iter):
+def get_config(channels, batch, critic_iter, unroll=True):
   import importlib.util  # pylint: disable=g-import-not-at-top
   path = pathlib.Path(__file__).parent.parent / 'configs' / 'wgan.py'
   spec = importlib.util.spec_from_file_location('wgan_cfg', path)
@@ -32,6 +35,7 @@ def get_config(channels, batch, critic_iter):
   c.unlock()
   c.model.channels, c.model.batch_size, c.model.critic_iter = channels, batch, critic_iter
   c.train.batch_size = critic_iter * c.model.pack_m * batch
+  c.model.unroll_critic = unroll
   return c
 
 
@@ -41,12 +45,24 @@ def main():
   ap.add_argument('--batch', type=int, default=8)
   ap.add_argument('--channels', type=int, default=10)
   ap.add_argument('--critic_iter', type=int, default=10)
+  ap.add_argument('--unroll_critic', type=int, default=1,
+                  help='1: unrolled critic scan (fast on CPU, slow to compile); 0: rolled')
   ap.add_argument('--repeats', type=int, default=3)
+  ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
   args = ap.parse_args()
-  print(machine())
-  print(f'{"snps":>7} {"haps/step":>9} {"compile s":>9} {"step s":>8} {"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}')
-  for n in map(int, args.snps.split(',')):
-    config = get_config(args.channels, args.batch, args.critic_iter)
+  sizes = args.snps.split(',')
+  if not args.child:
+    print(machine())
+    print(f'channels {args.channels}, batch {args.batch} packed x 3, critic_iter {args.critic_iter}, '
+          f'unroll_critic {args.unroll_critic}')
+    print(f'{"snps":>7} {"padded":>7} {"haps/step":>9} {"compile s":>9} {"step s":>8} '
+          f'{"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}', flush=True)
+    for n in sizes:
+      argv = [a for a in sys.argv[1:] if not a.startswith('--snps')]
+      subprocess.run([sys.executable, __file__, f'--snps={n}', '--child', *argv], check=False)
+    return
+  for n in map(int, sizes):
+    config = get_config(args.channels, args.batch, args.critic_iter, bool(args.unroll_critic))
     info = DataInfo(n, np.full(n, 0.3, np.float32), None, 1000)
     state = jax.jit(lambda k: adversarial.create_state(config, info, k))(jax.random.key(0))
     batch = jax.random.bernoulli(jax.random.key(1), 0.3, (config.train.batch_size, n)).astype(np.uint8)
@@ -56,7 +72,8 @@ def main():
     t = median_time(lambda: step(state, batch, jax.random.key(2)), repeats=args.repeats)
     haps = config.train.batch_size
     mem = compiled_memory_gib(step)
-    print(f'{n:>7} {haps:>9} {compile_s:>9.1f} {t:>8.2f} {1000 * t / haps:>12.2f} '
+    padded = adversarial.wgan_lib.pyramid_for(n, config.model.max_latent).length
+    print(f'{n:>7} {padded:>7} {haps:>9} {compile_s:>9.1f} {t:>8.2f} {1000 * t / haps:>12.2f} '
           f'{mem if mem is not None else float("nan"):>8.2f} {peak_rss_gib():>12.2f}', flush=True)
 
 

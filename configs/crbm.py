@@ -27,6 +27,7 @@ def model_config(name: str = 'crbm') -> ml_collections.ConfigDict:
   m.momentum = 0.0
   m.l2 = 0.0
   m.init_std = 1e-4
+  m.window_block = 0  # windows updated together: 0 = auto (cache-sized blocks), -1 = all
   m.matmul_dtype = 'float32'  # 'bfloat16' on accelerators (0/1 units are exact)
   # How AGs are drawn (design.md "Known pitfalls"): sweeps per window, start state, annealing.
   m.sample_sweeps = 2000  # measured: 500 -> AF r 0.975, 2000 -> 0.998 (805 data)
@@ -44,8 +45,11 @@ def apply_variants(c: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
       c.model.sample_sweeps = 10
       c.train.batch_size = 32
       tiny_run(c)
-    elif v in ('1000g_805', '1000g_agbl4'):
+    elif v == '1000g_805':
       c.data.name = v
+    elif v == '1000g_agbl4':  # 4,053 contiguous SNPs: 20 windows of 400
+      c.data.name = v
+      c.model.sample_sweeps = 1000  # sampling cost grows with the windows; LD mixes fast
     elif v == 'chromosome':  # ~10^6 SNPs streamed from --config.data.path (no in-memory copy)
       c.model.window_size = 1000
       c.model.num_hidden = 64

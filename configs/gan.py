@@ -25,6 +25,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.train.num_steps = 20000
   c.train.log_every = 1000
   c.train.checkpoint_every = 5000
+  c.train.sample_every = 5000  # log the AF r of 1,000 fresh AGs (GAN losses do not track it)
   for v in parse_variant(arg):
     if v == 'test':
       tiny_run(c)

@@ -145,3 +145,23 @@ def test_evaluate_cli(tmp_path):
                         f'--synthetic={tmp_path / "nope.hapt"}', f'--output={out}'],
                        capture_output=True, text=True)
   assert bad.returncode == 1 and 'nope.hapt' in bad.stderr and 'Traceback' not in bad.stderr
+
+
+def test_ld_decay_within_real_spread(tmp_path):
+  """On one chromosome: a copy of the train split lies inside the train-test LD-decay spread
+  at every bin; the same alleles shuffled per SNP (no LD) lie outside at short distances."""
+  from conftest import VCF_140KB  # pylint: disable=g-import-not-at-top
+  h = data.read_vcf(VCF_140KB)
+  g = h.genotypes
+  rng = np.random.default_rng(0)
+  order = rng.permutation(len(g))
+  train, test = g[order[:1500]], g[order[1500:2000]]
+  no_ld = np.stack([rng.permutation(col) for col in train.T], axis=1)
+  res = evaluate.run_evaluation(train, {'copy': train, 'no_ld': no_ld}, tmp_path, real_test=test,
+                                positions=h.variants['pos'], chrom=h.variants['chrom'],
+                                progress=False)
+  assert res['copy']['ld_decay_within'] == 1.0 and res['copy']['ld_decay_gap'] == 0.0
+  assert res['no_ld']['ld_decay_gap'] > 3 * res['no_ld']['ld_decay_spread']
+  assert res['no_ld']['ld_decay_within'] < 0.5
+  page = (tmp_path / 'report.html').read_text()
+  assert 'src="ld_decay.png"' in page

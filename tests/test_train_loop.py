@@ -130,3 +130,17 @@ def test_checkpoints_keep_last_k(tmp_path):
   assert int(t.state.step) == 20
   again = train.run(config, tmp_path)  # already done: no training, same AGs regenerated
   assert again['num_ags'] == config.sample.num_samples
+
+
+def test_sample_af_r_is_logged(tmp_path):
+  """train.sample_every logs the AF r of fresh AGs; a CRBM started from the training allele
+  frequencies must already track them after a few steps."""
+  import json  # pylint: disable=g-import-not-at-top
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  config = load('crbm.py:test')
+  config.train.sample_every = 10
+  train.run(config, tmp_path)
+  rows = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  logged = {r['step']: r['sample_af_r'] for r in rows if 'sample_af_r' in r}
+  assert sorted(logged) == [10, 20]
+  assert all(0.8 < v <= 1.0 for v in logged.values()), logged

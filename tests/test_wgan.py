@@ -150,11 +150,13 @@ def _plain_index(table, i):
   raise IndexError(i)
 
 
-@pytest.mark.parametrize('num_snps,length', [(805, 831), (4053, 4095), (100000, 114687),
-                                             (65535, 65535), (16383, 16383)])
-def test_pyramid_for_any_snp_count(num_snps, length):
-  pyr = wgan.pyramid_for(num_snps)
-  assert pyr.length == length and pyr.latent >= 4
+@pytest.mark.parametrize('num_snps,max_latent,shape', [
+    (805, 4, (4, 2)), (4053, 4, (4, 3)), (100000, 4, (4, 6)), (65535, 4, (4, 5)),
+    (16383, 4, (4, 4)), (16384, 4, (4, 5)), (805, 16, (13, 1)), (100000, 8, (7, 5))])
+def test_pyramid_for_any_snp_count(num_snps, max_latent, shape):
+  pyr = wgan.pyramid_for(num_snps, max_latent)
+  assert (pyr.latent, pyr.num_up) == shape
+  assert pyr.length >= num_snps and 4 <= pyr.latent <= max_latent
 
 
 def _info(n, x=None):

@@ -13,6 +13,9 @@ synthetic set (paper_notes.md section 5):
   three_point_r        Pearson r of connected 3-point correlations (section 5.7)
   aats, aats_test      nearest-neighbour adversarial accuracy vs train / vs held-out test
   privacy_loss         aats_test - aats
+  ld_decay_within      (one chromosome, with a test split) fraction of bp-distance bins where
+                       |mean r^2 AG - train| <= |mean r^2 test - train|; ld_decay_gap and
+                       ld_decay_spread are the largest of each over the bins
   exact_copy_rate      fraction of AGs identical to a training haplotype
   mia_auc              distance-to-closest-record membership inference AUC (0.5 = no leak)
 
@@ -34,7 +37,7 @@ from ag_jax.evaluate import stats
 from ag_jax.evaluate import report as report_lib
 
 METRIC_KEYS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
-               'three_point_r', 'aats', 'aats_test', 'privacy_loss', 'exact_copy_rate', 'mia_auc')
+               'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss', 'exact_copy_rate', 'mia_auc')
 
 
 def _subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -62,8 +65,18 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
     pos = np.asarray(positions)[keep]
     span = max(pos[-1] - pos[0], 2)
     bins = np.unique(np.logspace(0, np.log10(span), 30).astype(np.int64))
-    extra['ld_decay'] = (bins, stats.ld_decay(r2_real, idx, pos, bins),
-                         stats.ld_decay(r2_syn, idx, pos, bins))
+    d_real, d_syn = stats.ld_decay(r2_real, idx, pos, bins), stats.ld_decay(r2_syn, idx, pos, bins)
+    extra['ld_decay'] = (bins, d_real, d_syn)
+    if test is not None and len(test):
+      # The real spread: the held-out test split's curve against the train curve, per bin.
+      r2_test, _ = stats.ld_pairs(_subsample(test, ld_n, rng), keep, ld_max_distance)
+      d_test = stats.ld_decay(r2_test, idx, pos, bins)
+      gap, spread = np.abs(d_syn[0] - d_real[0]), np.abs(d_test[0] - d_real[0])
+      ok = np.isfinite(gap) & np.isfinite(spread)
+      m['ld_decay_gap'] = float(gap[ok].max())
+      m['ld_decay_spread'] = float(spread[ok].max())
+      m['ld_decay_within'] = float(np.mean(gap[ok] <= spread[ok]))
+      extra['ld_decay_test'] = d_test
 
   mean, comps = pca if pca is not None else stats.pca_fit(real, seed=seed)
   n = min(len(real), len(synth), max_haplotypes)

@@ -14,8 +14,8 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
-           'three_point_r', 'aats', 'aats_test', 'privacy_loss', 'exact_copy_rate', 'mia_auc',
-           'num_haplotypes')
+           'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss',
+           'exact_copy_rate', 'mia_auc', 'num_haplotypes')
 
 
 def _save(fig, path: pathlib.Path):
@@ -67,6 +67,10 @@ def plot_ld_decay(out, extras) -> str | None:
   bins, real, _ = items[0][1]
   x = bins[:-1]
   ax.errorbar(x, real[0], yerr=real[1], label='real train', color='k', lw=2)
+  tests = [e['ld_decay_test'] for e in extras.values() if 'ld_decay_test' in e]
+  if tests:  # the real spread: train vs held-out test, the band an AG curve should stay in
+    lo, hi = np.minimum(real[0], tests[0][0]), np.maximum(real[0], tests[0][0])
+    ax.fill_between(x, lo, hi, color='0.6', alpha=0.5, label='real train-test spread')
   for name, (_, _, syn) in items:
     ax.errorbar(x, syn[0], yerr=syn[1], label=name, alpha=0.8)
   ax.set(xscale='log', xlabel='distance (bp)', ylabel='mean r$^2$', title='LD decay')

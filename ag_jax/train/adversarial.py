@@ -39,7 +39,7 @@ def _global_norm(tree) -> jax.Array:
 
 
 def _wgan_modules(config, info):
-  pyr = wgan_lib.pyramid_for(info.num_snps)
+  pyr = wgan_lib.pyramid_for(info.num_snps, int(config.model.get('max_latent', 4)))
   m = config.model
   return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim), wgan_lib.Critic(pyr, m.channels))
 

@@ -201,6 +201,8 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
                            step_key(config.seed, start)).compile()
   logging.info('compiled in %.1fs', time.time() - t_compile)
   last_good, last_metrics = start, {}
+  sample_every = int(tc.get('sample_every', 0))
+  sampler = jax.jit(setup.fam.make_sampler(config, setup.info), static_argnums=2)
   t0, steps_done = time.time(), 0
   with _StopSignal() as stop:
     for step, batch in loader.iterate(start, tc.num_steps - start):
@@ -216,6 +218,8 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
         last_good = done
         rate = steps_done / max(time.time() - t0, 1e-9)
         values.update(steps_per_sec=rate, haplotypes_per_sec=rate * tc.batch_size)
+        if sample_every and log_now and done % sample_every == 0:
+          values['sample_af_r'] = _sample_af_r(setup, sampler, state, done)
         last_metrics = values
         if log_now:
           eta = (tc.num_steps - done) / max(rate, 1e-9)
@@ -231,6 +235,17 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
         writer.close()
         return dict(last_metrics, stopped=True, step=done)
   return dict(last_metrics, state=state)
+
+
+def _sample_af_r(setup: Setup, sampler, state, step: int, num: int = 1000) -> float:
+  """Allele-frequency Pearson r of `num` fresh AGs against the train split: a cheap
+  progress signal for models whose losses do not track sample quality (GANs)."""
+  key = jax.random.fold_in(jax.random.key(setup.config.seed), 0x5A4 + step)
+  ags = np.asarray(jax.device_get(sampler(state, key, num)))
+  freq = ags.mean(0)
+  if freq.std() == 0:
+    return 0.0
+  return float(np.corrcoef(freq, setup.info.allele_freq)[0, 1])
 
 
 def _hms(seconds: float) -> str:
