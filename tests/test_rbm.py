@@ -89,8 +89,9 @@ class _Cfg:
     self.train = type('T', (), {'batch_size': 16})
 
 
-def test_vmapped_window_step_equals_separate_windows(ds805):
-  cfg = _Cfg()
+@pytest.mark.parametrize('block', [-1, 2, 4])  # all windows vmapped; blocks (4: a remainder)
+def test_vmapped_window_step_equals_separate_windows(ds805, block):
+  cfg = _Cfg(window_block=block)
   x = ds805.read_split('train')[:, :350]
   info = DataInfo(350, x.mean(0).astype(np.float32), None, len(x))
   state = rbm_family.create_state(cfg, info, jax.random.key(0))

@@ -64,8 +64,9 @@ def window_block(config, lay: crbm.Layout) -> int:
   4 MiB of chain state; -1 = all windows at once (also used when windows are sharded over
   devices, where each device already holds a slice).
   """
-  b = int(config.model.get('window_block', -1))
-  if b < 0 or config.mesh.window != 1:
+  b = int(getattr(config.model, 'window_block', -1))
+  mesh = getattr(config, 'mesh', None)
+  if b < 0 or (mesh is not None and mesh.window != 1):
     return lay.num_windows
   if b == 0:
     per_window_bytes = 4 * config.train.batch_size * (lay.window + config.model.num_hidden)
