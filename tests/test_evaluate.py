@@ -111,6 +111,9 @@ def test_run_evaluation_ranks_published_sets(tmp_path, sets, ds805):
   page = (tmp_path / 'report.html').read_text()
   for img in ('af.png', 'ld.png', 'pca.png', 'distances.png', 'aats.png'):
     assert f'src="{img}"' in page and (tmp_path / img).stat().st_size > 1000
+  table = (tmp_path / 'table.md').read_text().splitlines()
+  assert [r.split(' | ')[0] for r in table[2:]] == ['| real_test', '| gan', '| rbm']
+  assert f"{m['rbm']['ld_r']:.4f}" in table[4]
 
 
 def test_vcf_and_hapt_writers_read_back(tmp_path, ds805):

@@ -163,4 +163,17 @@ mia_auc 0.5 = no membership leakage.</p>
   tmp = out / 'report.html.tmp'
   tmp.write_text(page)
   tmp.replace(path)
+  tmp = out / 'table.md.tmp'
+  tmp.write_text(markdown_table(results))
+  tmp.replace(out / 'table.md')
   return path
+
+
+def markdown_table(results: dict) -> str:
+  """The report's table as Markdown (what the README quotes), 4 decimals."""
+  cols = [c for c in COLUMNS if any(c in m for m in results.values())]
+  lines = ['| set | ' + ' | '.join(cols) + ' |', '|---' * (len(cols) + 1) + '|']
+  for name, m in results.items():
+    cells = [f'{m[c]:.4f}' if isinstance(m.get(c), float) else str(m.get(c, '')) for c in cols]
+    lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines) + '\n'

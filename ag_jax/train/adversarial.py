@@ -143,9 +143,13 @@ def _wgan_train_step(config, info) -> Callable:
 def _wgan_sampler(config, info) -> Callable:
   pyr, gen, _ = _wgan_modules(config, info)
 
+  # False: BatchNorm running averages (deterministic per haplotype); True: the statistics of
+  # each generated batch, as in training (needs batches of hundreds, not a handful).
+  batch_stats = bool(config.model.get('sample_batch_stats', False))
+
   def sampler(state: GANState, key: jax.Array, num: int) -> jax.Array:
     out, _ = _generate_wgan(gen, pyr, info.num_snps, state.g_params, state.g_stats, key, num,
-                            config.model.noise_dim, False)
+                            config.model.noise_dim, batch_stats)
     return jnp.rint(out[:, :info.num_snps]).astype(jnp.uint8)  # rint(0.5) = 0, as np.rint
 
   return sampler
