@@ -219,3 +219,21 @@ def test_fc_gan_layer_sizes():
   d = jax.eval_shape(lambda: gan_lib.Discriminator(805).init(jax.random.key(0), jnp.zeros((1, 805))))
   assert [d['params'][n]['kernel'].shape for n in ('hidden1', 'hidden2', 'out')] == \
       [(805, 402), (402, 268), (268, 1)]
+
+
+def test_wgan_sampler_batch_stats_option(ds805):
+  """sample_batch_stats normalises each generated batch by its own statistics (as in training),
+  not by the running averages: same key, different (still 0/1, cropped) haplotypes."""
+  config = load('wgan.py:test')
+  x = ds805.read_split('train')
+  info = _info(805, x)
+  state = adversarial.create_state(config, info, jax.random.key(0))
+  state, _ = jax.jit(adversarial.make_train_step(config, info))(
+      state, jnp.asarray(x[:config.train.batch_size]), jax.random.key(1))
+  out = {}
+  for flag in (False, True):
+    config.model.sample_batch_stats = flag
+    out[flag] = np.asarray(jax.jit(adversarial.make_sampler(config, info), static_argnums=2)(
+        state, jax.random.key(5), 64))
+    assert out[flag].shape == (64, 805) and set(np.unique(out[flag])) <= {0, 1}
+  assert (out[False] != out[True]).any()
