@@ -194,17 +194,19 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
 
 def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> dict:
   config, tc = setup.config, setup.config.train
-  t_compile = time.time()
-  logging.info('compiling the train step...')
-  first_batch = loader.batch(start)
-  compiled = step_fn.lower(state, parallel.global_batch(setup.mesh, first_batch),
-                           step_key(config.seed, start)).compile()
-  logging.info('compiled in %.1fs', time.time() - t_compile)
-  last_good, last_metrics = start, {}
-  sample_every = int(tc.get('sample_every', 0))
-  sampler = jax.jit(setup.fam.make_sampler(config, setup.info), static_argnums=2)
-  t0, steps_done = time.time(), 0
+  # The handler covers compilation too (minutes for long genomes): a SIGTERM or Ctrl-C there
+  # stops cleanly after the first step, with a checkpoint, instead of killing the process.
   with _StopSignal() as stop:
+    t_compile = time.time()
+    logging.info('compiling the train step...')
+    first_batch = loader.batch(start)
+    compiled = step_fn.lower(state, parallel.global_batch(setup.mesh, first_batch),
+                             step_key(config.seed, start)).compile()
+    logging.info('compiled in %.1fs', time.time() - t_compile)
+    last_good, last_metrics = start, {}
+    sample_every = int(tc.get('sample_every', 0))
+    sampler = jax.jit(setup.fam.make_sampler(config, setup.info), static_argnums=2)
+    t0, steps_done = time.time(), 0
     for step, batch in loader.iterate(start, tc.num_steps - start):
       state, metrics = compiled(state, parallel.global_batch(setup.mesh, batch),
                                 step_key(config.seed, step))
