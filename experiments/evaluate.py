@@ -58,8 +58,10 @@ def main(argv):
     stems = [_set_name(p) for p in _SYNTHETIC.value]
     for path, stem in zip(_SYNTHETIC.value, stems):
       g, _ = _read_file(path)
-      # Same file name in several workdirs (runs/crbm/ags.hapt, runs/wgan/ags.hapt): name by dir.
-      name = stem if stems.count(stem) == 1 else f'{pathlib.Path(path).parent.name}/{stem}'
+      # Same file name in several workdirs (runs/crbm/ags.hapt, runs/wgan/ags.hapt), or the
+      # trainer's generic name: name by the workdir.
+      generic = stems.count(stem) > 1 or stem == 'ags'
+      name = f'{pathlib.Path(path).parent.name}/{stem}' if generic else stem
       synthetic[name] = g
   except data.DataError as e:
     print(f'error: {e}', file=sys.stderr)
