@@ -51,7 +51,8 @@ def apply_variants(c: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
       c.data.name = v
       # Strong local LD needs large couplings: lr 0.01 for 3,000 steps gave LD r 0.43 (flat in
       # sampling sweeps 100 -> 1,000, so the model, not the sampler); lr 0.1 gave 0.58 after
-      # only 600 steps.
+      # only 600 steps; after 3,000 steps LD r 0.87 from 100 sampling sweeps but 0.80 from
+      # 1,000 (README "AGBL4": target 0.9 not reached).
       c.model.lr = 0.1
       c.model.sample_sweeps = 1000  # sampling cost grows with the windows
     elif v == 'chromosome':  # ~10^6 SNPs streamed from --config.data.path (no in-memory copy)
