@@ -11,6 +11,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from ag_jax.data import writers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
@@ -143,8 +144,7 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
             plot_distances(out, extras), plot_aats(out, results)]
   rows = []
   for name, m in results.items():
-    cells = ''.join(f'<td>{m[c]:.4f}</td>' if isinstance(m.get(c), float) else
-                    f'<td>{m.get(c, "")}</td>' for c in COLUMNS)
+    cells = ''.join(f'<td>{_cell(m, c)}</td>' for c in COLUMNS)
     rows.append(f'<tr><th>{html.escape(name)}</th>{cells}</tr>')
   figs = ''.join(f'<figure><img src="{i}" alt="{i}"><figcaption>{i}</figcaption></figure>'
                  for i in images if i)
@@ -160,13 +160,15 @@ mia_auc 0.5 = no membership leakage.</p>
 <table><tr><th>set</th>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr>{''.join(rows)}</table>
 {figs}</body></html>"""
   path = out / 'report.html'
-  tmp = out / 'report.html.tmp'
-  tmp.write_text(page)
-  tmp.replace(path)
-  tmp = out / 'table.md.tmp'
-  tmp.write_text(markdown_table(results))
-  tmp.replace(out / 'table.md')
+  for name, text in ((path.name, page), ('table.md', markdown_table(results))):
+    with writers.atomic_path(out / name) as tmp:
+      tmp.write_text(text)
   return path
+
+
+def _cell(m: dict, column: str) -> str:
+  v = m.get(column, '')
+  return f'{v:.4f}' if isinstance(v, float) else str(v)
 
 
 def markdown_table(results: dict) -> str:
@@ -174,6 +176,6 @@ def markdown_table(results: dict) -> str:
   cols = [c for c in COLUMNS if any(c in m for m in results.values())]
   lines = ['| set | ' + ' | '.join(cols) + ' |', '|---' * (len(cols) + 1) + '|']
   for name, m in results.items():
-    cells = [f'{m[c]:.4f}' if isinstance(m.get(c), float) else str(m.get(c, '')) for c in cols]
+    cells = [_cell(m, c) for c in cols]
     lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines) + '\n'
