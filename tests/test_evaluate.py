@@ -160,11 +160,15 @@ def test_ld_decay_within_real_spread(tmp_path):
   order = rng.permutation(len(g))
   train, test = g[order[:1500]], g[order[1500:2000]]
   no_ld = np.stack([rng.permutation(col) for col in train.T], axis=1)
-  res = evaluate.run_evaluation(train, {'copy': train, 'no_ld': no_ld}, tmp_path, real_test=test,
-                                positions=h.variants['pos'], chrom=h.variants['chrom'],
-                                progress=False)
+  collapsed = np.repeat(train[:1], 500, axis=0)  # a mode-collapsed GAN: every SNP fixed
+  res = evaluate.run_evaluation(train, {'copy': train, 'no_ld': no_ld, 'collapsed': collapsed},
+                                tmp_path, real_test=test, positions=h.variants['pos'],
+                                chrom=h.variants['chrom'], progress=False)
   assert res['copy']['ld_decay_within'] == 1.0 and res['copy']['ld_decay_gap'] == 0.0
   assert res['no_ld']['ld_decay_gap'] > 3 * res['no_ld']['ld_decay_spread']
   assert res['no_ld']['ld_decay_within'] < 0.5
+  # No SNP polymorphic in the AGs: LD is undefined (NaN), not a crash; the rest is measured.
+  assert np.isnan(res['collapsed']['ld_r']) and np.isnan(res['collapsed']['ld_decay_within'])
+  assert res['collapsed']['exact_copy_rate'] == 1.0 and np.isfinite(res['collapsed']['af_r'])
   page = (tmp_path / 'report.html').read_text()
   assert 'src="ld_decay.png"' in page

@@ -61,7 +61,9 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
   r2_syn, _ = stats.ld_pairs(_subsample(synth, ld_n, rng), keep, ld_max_distance)
   m['ld_r'] = stats.pearson(r2_real, r2_syn)
   extra['ld'] = (r2_real, r2_syn)
-  if single_chromosome and positions is not None:
+  if single_chromosome and positions is not None and len(r2_real) == 0:
+    m['ld_decay_gap'] = m['ld_decay_spread'] = m['ld_decay_within'] = float('nan')
+  elif single_chromosome and positions is not None:
     pos = np.asarray(positions)[keep]
     span = max(pos[-1] - pos[0], 2)
     bins = np.unique(np.logspace(0, np.log10(span), 30).astype(np.int64))

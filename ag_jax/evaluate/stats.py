@@ -55,6 +55,8 @@ def ld_pairs(x: np.ndarray, keep: np.ndarray, max_distance: int) -> tuple[np.nda
   aligned vectors.
   """
   m = int(keep.sum())
+  if m < 2:  # e.g. a collapsed generator: every SNP fixed in the AGs, no pair to correlate
+    return np.zeros(0, np.float32), np.zeros((0, 2), np.int64)
   band = max(1, min(max_distance, m))
   nblocks = -(-m // band)
   z = _standardise(x, keep, nblocks * band + band - m)
