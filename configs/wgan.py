@@ -44,7 +44,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Generate with BatchNorm running averages; True = statistics of each generated batch
   # (measured at step 1,000: AF r 0.856 vs 0.857 of 5,000 AGs, no gain).
   m.sample_batch_stats = False
-  c.train.num_steps = 6000  # AF r 0.956 here; 7,500 gave 0.957 (LD r 0.70 -> 0.74)
+  c.train.num_steps = 6000  # AF r 0.953 / 0.956 (two runs); 7,500 gave 0.957 (LD r 0.70 -> 0.74)
   c.train.log_every = 50
   c.train.checkpoint_every = 1000
   c.train.sample_every = 250  # log the AF r of 1,000 fresh AGs (critic losses do not track it)
