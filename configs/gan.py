@@ -21,6 +21,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.l2 = 1e-4
   m.input_noise = 0.1
   m.label_smoothing = 0.1
+  m.ema_decay = 0.0  # the 2021 baseline samples its last weights; > 0 averages (configs/wgan.py)
   c.train.batch_size = 32
   c.train.num_steps = 20000
   c.train.log_every = 1000

@@ -237,3 +237,38 @@ def test_wgan_sampler_batch_stats_option(ds805):
         state, jax.random.key(5), 64))
     assert out[flag].shape == (64, 805) and set(np.unique(out[flag])) <= {0, 1}
   assert (out[False] != out[True]).any()
+
+
+@pytest.mark.parametrize('name', ['wgan', 'gan'])
+def test_generator_average_follows_the_recursion_and_is_what_is_sampled(ds805, name):
+  """g_ema_t = d_t g_ema_{t-1} + (1 - d_t) g_params_t, d_t = min(decay, (1+t)/(10+t)), on real
+  rows; the sampler draws from g_ema (replacing it changes the AGs, replacing g_params not)."""
+  config = load(f'{name}.py:test')
+  config.model.ema_decay = 0.5
+  x = ds805.read_split('train')
+  info = _info(805, x)
+  state = adversarial.create_state(config, info, jax.random.key(0))
+  step = jax.jit(adversarial.make_train_step(config, info))
+  expect = jax.tree.map(np.asarray, state.g_params)
+  for t in range(4):
+    batch = jnp.asarray(x[t * config.train.batch_size:(t + 1) * config.train.batch_size])
+    state, _ = step(state, batch, jax.random.key(10 + t))
+    d = min(0.5, (1 + t) / (10 + t))
+    expect = jax.tree.map(lambda e, p: d * e + (1 - d) * np.asarray(p), expect, state.g_params)
+  for e, g in zip(jax.tree.leaves(expect), jax.tree.leaves(state.g_ema)):
+    np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-7)
+  assert any(bool(jnp.any(a != b)) for a, b in
+             zip(jax.tree.leaves(state.g_ema), jax.tree.leaves(state.g_params)))
+  sample = jax.jit(adversarial.make_sampler(config, info), static_argnums=2)
+  draw = lambda s: np.asarray(sample(s, jax.random.key(5), 64))  # the same key each time
+  base = draw(state)
+  zeroed = lambda tree: jax.tree.map(jnp.zeros_like, tree)
+  np.testing.assert_array_equal(draw(state.replace(g_params=zeroed(state.g_params))), base)
+  assert np.any(draw(state.replace(g_ema=zeroed(state.g_ema))) != base)
+
+
+def test_no_average_when_decay_is_zero(ds805):
+  config = load('wgan.py:test')
+  config.model.ema_decay = 0.0
+  state = adversarial.create_state(config, _info(805), jax.random.key(0))
+  assert state.g_ema == {}

@@ -6,6 +6,14 @@ inside one jit (lax.scan over the critic updates). Each critic update consumes `
 rows (`config.train.batch_size`, set by configs/wgan.py). Real data are zero-padded to the
 pyramid length; generated haplotypes are cropped to the SNP count and padded with the same
 zeros, so the critic never sees the pad differ (the mask).
+
+Generator weight averaging (`model.ema_decay` > 0): the state carries an exponential moving
+average of the generator parameters, updated after every generator update, and AGs are drawn
+from it. GAN generators oscillate between the modes the critic currently favours; the average
+does not. Measured on the 805 data (WGAN default, 6,000 steps): the last checkpoint's AGs have
+AF r 0.954, the mean of its checkpoints 4,000 / 5,000 / 6,000 0.974. The averaged weights do
+not match any BatchNorm running statistics (0.784 with the last step's), so the WGAN draws AGs
+from the average with the statistics of each generated batch (`sample.batch_size`, hundreds).
 """
 
 from __future__ import annotations
@@ -29,6 +37,26 @@ class GANState:
   c_params: Any  # critic / discriminator
   g_opt: Any
   c_opt: Any
+  g_ema: Any = None  # moving average of g_params ({} when model.ema_decay is 0)
+
+
+def _ema_decay(config) -> float:
+  return float(config.model.get('ema_decay', 0.0))
+
+
+def _init_ema(config, g_params):
+  return jax.tree.map(jnp.copy, g_params) if _ema_decay(config) > 0 else {}
+
+
+def _update_ema(config, ema, g_params, step):
+  """ema <- d ema + (1 - d) g_params with d = min(decay, (1 + t) / (10 + t)): the warm-up
+  of tf.train.ExponentialMovingAverage, so early averages do not drag the initial weights."""
+  decay = _ema_decay(config)
+  if decay <= 0:
+    return ema
+  t = step.astype(jnp.float32)
+  d = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+  return jax.tree.map(lambda e, p: d * e + (1 - d) * p, ema, g_params)
 
 
 def _global_norm(tree) -> jax.Array:
@@ -66,7 +94,8 @@ def _wgan_create(config, info, key):
   cv = critic.init(kc, jnp.zeros((2, pyr.length, m.pack_m)))
   g_tx, c_tx = _wgan_tx(config)
   return GANState(step=jnp.zeros((), jnp.int32), g_params=gv['params'], g_stats=gv['batch_stats'],
-                  c_params=cv['params'], g_opt=g_tx.init(gv['params']), c_opt=c_tx.init(cv['params']))
+                  c_params=cv['params'], g_opt=g_tx.init(gv['params']), c_opt=c_tx.init(cv['params']),
+                  g_ema=_init_ema(config, gv['params']))
 
 
 def _generate_wgan(gen, pyr, num_snps, params, stats, key, batch, noise_dim, train):
@@ -134,8 +163,10 @@ def _wgan_train_step(config, info) -> Callable:
     metrics = {k: v[-1] for k, v in aux.items()}
     metrics.update(critic_gap_mean=aux['critic_gap'].mean(), generator_loss=gl,
                    generator_grad_norm=_global_norm(g_grads))
-    return state.replace(step=state.step + 1, g_params=optax.apply_updates(state.g_params, updates),
-                         g_stats=g_stats, c_params=c_params, g_opt=g_opt, c_opt=c_opt), metrics
+    g_params = optax.apply_updates(state.g_params, updates)
+    return state.replace(step=state.step + 1, g_params=g_params, g_stats=g_stats,
+                         c_params=c_params, g_opt=g_opt, c_opt=c_opt,
+                         g_ema=_update_ema(config, state.g_ema, g_params, state.step)), metrics
 
   return train_step
 
@@ -144,11 +175,14 @@ def _wgan_sampler(config, info) -> Callable:
   pyr, gen, _ = _wgan_modules(config, info)
 
   # False: BatchNorm running averages (deterministic per haplotype); True: the statistics of
-  # each generated batch, as in training (needs batches of hundreds, not a handful).
-  batch_stats = bool(config.model.get('sample_batch_stats', False))
+  # each generated batch, as in training (needs batches of hundreds, not a handful). The
+  # averaged generator (ema_decay > 0) always uses batch statistics (module docstring).
+  ema = _ema_decay(config) > 0
+  batch_stats = ema or bool(config.model.get('sample_batch_stats', False))
 
   def sampler(state: GANState, key: jax.Array, num: int) -> jax.Array:
-    out, _ = _generate_wgan(gen, pyr, info.num_snps, state.g_params, state.g_stats, key, num,
+    params = state.g_ema if ema else state.g_params
+    out, _ = _generate_wgan(gen, pyr, info.num_snps, params, state.g_stats, key, num,
                             config.model.noise_dim, batch_stats)
     return jnp.rint(out[:, :info.num_snps]).astype(jnp.uint8)  # rint(0.5) = 0, as np.rint
 
@@ -170,7 +204,7 @@ def _gan_create(config, info, key):
   d = gan_lib.Discriminator(n).init(kd, jnp.zeros((1, n)))['params']
   g_tx, d_tx = _gan_tx(config)
   return GANState(step=jnp.zeros((), jnp.int32), g_params=g, g_stats={}, c_params=d,
-                  g_opt=g_tx.init(g), c_opt=d_tx.init(d))
+                  g_opt=g_tx.init(g), c_opt=d_tx.init(d), g_ema=_init_ema(config, g))
 
 
 def _gan_train_step(config, info) -> Callable:
@@ -204,17 +238,20 @@ def _gan_train_step(config, info) -> Callable:
     upd, g_opt = g_tx.update(g_grads, state.g_opt, state.g_params)
     metrics = {'d_loss': dl, 'd_loss_real': lr_, 'd_loss_fake': lf, 'g_loss': gl,
                'd_grad_norm': _global_norm(d_grads), 'g_grad_norm': _global_norm(g_grads)}
-    return state.replace(step=state.step + 1, g_params=optax.apply_updates(state.g_params, upd),
-                         c_params=d_params, g_opt=g_opt, c_opt=c_opt), metrics
+    g_params = optax.apply_updates(state.g_params, upd)
+    return state.replace(step=state.step + 1, g_params=g_params, c_params=d_params, g_opt=g_opt,
+                         c_opt=c_opt, g_ema=_update_ema(config, state.g_ema, g_params, state.step)), metrics
 
   return train_step
 
 
 def _gan_sampler(config, info) -> Callable:
   gen = gan_lib.Generator(info.num_snps)
+  ema = _ema_decay(config) > 0
 
   def sampler(state: GANState, key: jax.Array, num: int) -> jax.Array:
-    out = gen.apply({'params': state.g_params}, jax.random.normal(key, (num, gan_lib.LATENT)))
+    params = state.g_ema if ema else state.g_params
+    out = gen.apply({'params': params}, jax.random.normal(key, (num, gan_lib.LATENT)))
     return jnp.rint(jnp.maximum(out, 0)).astype(jnp.uint8)
 
   return sampler
