@@ -60,7 +60,7 @@ def _update_ema(config, ema, g_params, step):
 
 
 def _global_norm(tree) -> jax.Array:
-  return optax.tree_utils.tree_l2_norm(tree)
+  return optax.tree_utils.tree_norm(tree)
 
 
 # --------------------------------------------------------------------------------- WGAN
@@ -266,6 +266,14 @@ def create_state(config, info, key) -> GANState:
 
 def make_train_step(config, info) -> Callable:
   return (_wgan_train_step if config.model.name == 'wgan' else _gan_train_step)(config, info)
+
+
+def upgrade_state(config, fields: dict[str, Any]) -> GANState:
+  """A state from a checkpoint written before the weight average existed: the average starts
+  at the checkpoint's generator weights."""
+  if 'g_ema' not in fields:
+    fields = dict(fields, g_ema=_init_ema(config, fields['g_params']))
+  return GANState(**fields)
 
 
 def make_sampler(config, info) -> Callable:

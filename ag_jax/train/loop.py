@@ -11,6 +11,7 @@ a resumed run is bit-identical to an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import logging as std_logging
@@ -116,10 +117,17 @@ def init_state(setup: Setup):
   return jax.jit(setup.create, out_shardings=setup.state_sharding)(jax.random.key(setup.config.seed))
 
 
+def restore(setup: Setup, ckpt: ckpt_lib.Checkpointer, step: int | None = None):
+  """The checkpointed state; the family fills fields that older checkpoints lack."""
+  upgrade = getattr(setup.fam, 'upgrade_state', None)
+  return ckpt.restore(setup.abstract_state, step,
+                      upgrade=upgrade and functools.partial(upgrade, setup.config))
+
+
 def init_or_restore(setup: Setup, ckpt: ckpt_lib.Checkpointer):
   if ckpt.latest_step() is not None:
     logging.info('resuming from checkpoint step %d in %s', ckpt.latest_step(), ckpt.directory)
-    return ckpt.restore(setup.abstract_state)
+    return restore(setup, ckpt)
   return init_state(setup)
 
 
@@ -331,6 +339,6 @@ def load_trained(workdir: str | pathlib.Path) -> Trained:
   ckpt = ckpt_lib.Checkpointer(workdir, keep=config.train.keep_checkpoints)
   if ckpt.latest_step() is None:
     raise FileNotFoundError(f'{workdir}: no checkpoint to generate from; train first.')
-  state = ckpt.restore(setup.abstract_state)
+  state = restore(setup, ckpt)
   ckpt.close()
   return Trained(config, setup, state)
