@@ -274,3 +274,6 @@ def test_no_average_when_decay_is_zero(ds805):
   config.model.ema_decay = 0.0
   state = adversarial.create_state(config, _info(805), jax.random.key(0))
   assert state.g_ema == {}
+  config.model.ema_decay = 1.0  # would never move: one clear error
+  with pytest.raises(ValueError, match='ema_decay must be in'):
+    adversarial.create_state(config, _info(805), jax.random.key(0))

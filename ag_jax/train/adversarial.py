@@ -41,7 +41,10 @@ class GANState:
 
 
 def _ema_decay(config) -> float:
-  return float(config.model.get('ema_decay', 0.0))
+  decay = float(config.model.get('ema_decay', 0.0))
+  if not 0.0 <= decay < 1.0:
+    raise ValueError(f'model.ema_decay must be in [0, 1) (0 = no weight average), got {decay}.')
+  return decay
 
 
 def _init_ema(config, g_params):
