@@ -18,6 +18,7 @@ from the average with the statistics of each generated batch (`sample.batch_size
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 import flax.struct
@@ -184,6 +185,9 @@ def _wgan_sampler(config, info) -> Callable:
   batch_stats = ema or bool(config.model.get('sample_batch_stats', False))
 
   def sampler(state: GANState, key: jax.Array, num: int) -> jax.Array:
+    if batch_stats and num < 128:  # num is static: this runs once per traced size
+      logging.warning('generating WGAN AGs in batches of %d with per-batch BatchNorm '
+                      'statistics: use batches of hundreds (sample.batch_size).', num)
     params = state.g_ema if ema else state.g_params
     out, _ = _generate_wgan(gen, pyr, info.num_snps, params, state.g_stats, key, num,
                             config.model.noise_dim, batch_stats)
