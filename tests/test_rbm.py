@@ -144,3 +144,33 @@ def test_crbm_learns_805_linkage(ds805, window):
   ld_ags, _ = stats.ld_pairs(ags, keep, 50)
   assert stats.pearson(ld_real, ld_ags) > 0.3, stats.pearson(ld_real, ld_ags)
   assert np.isfinite(float(m['reconstruction_error']))
+
+
+@pytest.mark.parametrize('decay', ['cosine', 'linear'])
+def test_lr_decay_reaches_final_rate_and_updates_shrink(decay):
+  """The schedule starts at lr, ends at lr * lr_final, and SGD's step follows it."""
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  config = load('crbm.py:test')
+  config.model.lr, config.model.lr_decay, config.model.lr_final = 0.1, decay, 0.05
+  lr = rbm_family.learning_rate(config)
+  n = config.train.num_steps
+  assert float(lr(0)) == pytest.approx(0.1)
+  assert float(lr(n // 2)) < 0.1
+  assert float(lr(n)) == pytest.approx(0.005)
+  tx = rbm_family.optimizer(config)
+  g = {'w': jnp.ones(3)}
+  state = tx.init(g)
+  steps = []
+  for _ in range(n + 1):
+    u, state = tx.update(g, state)
+    steps.append(-float(u['w'][0]))
+  assert steps[0] == pytest.approx(0.1) and steps[-1] == pytest.approx(0.005)
+  assert all(a >= b for a, b in zip(steps, steps[1:]))
+
+
+def test_lr_decay_unknown_is_an_error():
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  config = load('crbm.py:test')
+  config.model.lr_decay = 'exp'
+  with pytest.raises(ValueError, match='lr_decay'):
+    rbm_family.optimizer(config)

@@ -35,12 +35,35 @@ def _dtype(config):
   return jnp.bfloat16 if config.model.matmul_dtype == 'bfloat16' else jnp.float32
 
 
+def learning_rate(config) -> float | optax.Schedule:
+  """`model.lr`, constant or decayed over `train.num_steps` (`model.lr_decay`).
+
+  PCD's negative chains follow the model only while it changes slowly: with a large constant
+  rate the persistent chains see fast-moving weights ("fast PCD" mixing) and the weights end
+  where the chains' statistics, not the model's equilibrium, match the data, so AGs drawn
+  with many sweeps drift from the data. Decaying the rate to `lr * lr_final` lets the chains
+  and the model settle together (Tieleman 2008).
+  """
+  m = config.model
+  decay = getattr(m, 'lr_decay', 'none')
+  if decay == 'none':
+    return m.lr
+  steps = int(config.train.num_steps)
+  final = float(getattr(m, 'lr_final', 0.0))
+  if decay == 'cosine':
+    return optax.cosine_decay_schedule(m.lr, steps, alpha=final)
+  if decay == 'linear':
+    return optax.linear_schedule(m.lr, m.lr * final, steps)
+  raise ValueError(f'config.model.lr_decay={decay!r}: use none, cosine or linear.')
+
+
 def optimizer(config) -> optax.GradientTransformation:
   m = config.model
+  lr = learning_rate(config)
   if m.optimizer == 'sgd':
-    return optax.sgd(m.lr, momentum=m.momentum or None)
+    return optax.sgd(lr, momentum=m.momentum or None)
   if m.optimizer == 'adam':
-    return optax.adam(m.lr)
+    return optax.adam(lr)
   raise ValueError(f'config.model.optimizer={m.optimizer!r}: use sgd or adam.')
 
 
