@@ -3,6 +3,7 @@ r"""Write artificial genomes from a trained workdir; the format follows the exte
   python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.vcf.gz
   python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.vcz
   python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.hapt
+  python experiments/generate.py --workdir=runs/crbm --sample_sweeps=200 --output=ags.hapt
 
 VCF pairs consecutive haplotypes into phased diploid individuals (AG0 = haplotypes 0 and 1)
 and carries the training data's contigs, positions, ids and alleles.
@@ -18,6 +19,9 @@ _NUM = flags.DEFINE_integer('num_samples', 1000, 'Number of haplotypes to genera
 _OUTPUT = flags.DEFINE_string('output', None, '.hapt, .vcf, .vcf.gz or .vcz')
 _SEED = flags.DEFINE_integer('seed', 0, 'Generation seed.')
 _BATCH = flags.DEFINE_integer('batch_size', 1000, 'Haplotypes generated per device call.')
+_SWEEPS = flags.DEFINE_integer(
+    'sample_sweeps', None, 'RBM/CRBM only: Gibbs sweeps per window, instead of the trained '
+    "config's model.sample_sweeps (a sampling choice; no retraining).")
 flags.mark_flags_as_required(['workdir', 'output'])
 
 
@@ -39,6 +43,12 @@ def main(argv):
   except FileNotFoundError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
+  if _SWEEPS.value is not None:
+    if 'sample_sweeps' not in trained.config.model or _SWEEPS.value < 1:
+      print(f'error: --sample_sweeps needs an RBM/CRBM workdir and a value >= 1 '
+            f'({_WORKDIR.value} is {trained.config.model.name!r}).', file=sys.stderr)
+      sys.exit(1)
+    trained.config.model.sample_sweeps = _SWEEPS.value
   batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value)
   n = writers.write_genotypes(out, batches, trained.setup.dataset.variants)
   print(f'wrote {n} haplotypes x {trained.setup.info.num_snps} SNPs to {out}')

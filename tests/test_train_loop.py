@@ -195,3 +195,27 @@ def test_checkpoint_from_before_the_weight_average_restores_and_resumes(tmp_path
   config.train.num_steps = 6
   train.run(config, old)  # resumes at 4 and saves a complete state at 6
   assert _steps(old)[-1] == 6 and 'g_ema' in ckpt_lib.Checkpointer(old).saved_fields(6)
+
+
+def test_generate_sample_sweeps_override(tmp_path):
+  """generate.py --sample_sweeps changes how AGs are drawn, not the trained workdir."""
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  config = load('crbm.py:test')
+  config.evaluate.at_end = False
+  train.run(config, tmp_path)
+  gen = [sys.executable, str(ROOT / 'experiments' / 'generate.py'), f'--workdir={tmp_path}',
+         '--num_samples=64']
+  outs = {}
+  for sweeps in (None, 1):
+    out = tmp_path / f'ags_{sweeps}.hapt'
+    extra = [] if sweeps is None else [f'--sample_sweeps={sweeps}']
+    r = subprocess.run(gen + [f'--output={out}', *extra], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    outs[sweeps] = np.loadtxt(out, dtype=str)[:, 2:].astype(np.uint8)
+  assert outs[None].shape == outs[1].shape == (64, 805)
+  assert not np.array_equal(outs[None], outs[1])  # 10 sweeps (the config) vs 1
+  assert (tmp_path / 'config.json').read_text().count('"sample_sweeps": 10') == 1
+  bad = subprocess.run(gen + [f'--output={tmp_path / "x.hapt"}', '--sample_sweeps=0'],
+                       capture_output=True, text=True)
+  assert bad.returncode == 1 and 'sample_sweeps' in bad.stderr and 'Traceback' not in bad.stderr
+  assert not (tmp_path / 'x.hapt').exists()
