@@ -17,6 +17,9 @@ def get_config(arg: str | None = None):
   c = base_config()
   c.model = crbm.model_config('rbm')
   c.model.num_hidden = 500  # the PyTorch "Gene805" script: Nh 500
+  # 805 data, 3,000 updates: a constant rate 0.01 gave AF r 0.91, LD r 0.78, privacy loss
+  # 0.025; cosine-decayed from 0.01, AF r 0.957, LD r 0.949, privacy loss 0.003.
+  c.model.lr_decay = 'cosine'
   c.train.batch_size = 256
   c.train.num_steps = 3000
   c.train.log_every = 250
