@@ -38,15 +38,18 @@ def main(argv):
     print(f'error: --num_samples={_NUM.value} is odd; VCF pairs haplotypes into diploid '
           'individuals, so generate an even number.', file=sys.stderr)
     sys.exit(1)
+  if _SWEEPS.value is not None and _SWEEPS.value < 1:
+    print(f'error: --sample_sweeps={_SWEEPS.value}: use 1 or more.', file=sys.stderr)
+    sys.exit(1)
   try:
     trained = train.load_trained(_WORKDIR.value)
   except FileNotFoundError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
   if _SWEEPS.value is not None:
-    if 'sample_sweeps' not in trained.config.model or _SWEEPS.value < 1:
-      print(f'error: --sample_sweeps needs an RBM/CRBM workdir and a value >= 1 '
-            f'({_WORKDIR.value} is {trained.config.model.name!r}).', file=sys.stderr)
+    if 'sample_sweeps' not in trained.config.model:
+      print(f'error: --sample_sweeps needs an RBM/CRBM workdir ({_WORKDIR.value} is '
+            f'{trained.config.model.name!r}).', file=sys.stderr)
       sys.exit(1)
     trained.config.model.sample_sweeps = _SWEEPS.value
   batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value)
