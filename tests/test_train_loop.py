@@ -219,3 +219,25 @@ def test_generate_sample_sweeps_override(tmp_path):
                        capture_output=True, text=True)
   assert bad.returncode == 1 and 'sample_sweeps' in bad.stderr and 'Traceback' not in bad.stderr
   assert not (tmp_path / 'x.hapt').exists()
+
+
+def test_resume_with_a_config_the_checkpoint_does_not_fit(tmp_path):
+  """Turning on a decaying rate changes the optimizer state: resuming is one error naming the
+  changed setting, and config.json still describes the checkpoints (generate keeps working)."""
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  config = load('rbm.py:test')
+  config.model.lr_decay = 'none'
+  config.evaluate.at_end = False
+  train.run(config, tmp_path)
+  before = (tmp_path / 'config.json').read_text()
+  steps = _steps(tmp_path)
+  config.model.lr_decay = 'cosine'
+  config.train.num_steps += 2
+  with pytest.raises(ValueError, match=r"model\.lr_decay: 'none' -> 'cosine'.*cannot resume"):
+    train.run(config, tmp_path)
+  assert (tmp_path / 'config.json').read_text() == before and _steps(tmp_path) == steps
+  assert train.load_trained(tmp_path).config.model.lr_decay == 'none'
+  config.model.lr_decay = 'none'  # a change the checkpoint fits resumes and is recorded
+  train.run(config, tmp_path)
+  assert _steps(tmp_path)[-1] == config.train.num_steps
+  assert (tmp_path / 'config.json').read_text() != before

@@ -170,12 +170,21 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
   workdir.mkdir(parents=True, exist_ok=True)
   parallel.initialize_distributed()
   is_main = jax.process_index() == 0
-  if is_main:
-    _write_config(config, workdir)
+  changed = _config_changes(config, workdir)
   setup = build(config)
   tc = config.train
   ckpt = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
-  state = init_or_restore(setup, ckpt)
+  try:
+    state = init_or_restore(setup, ckpt)
+  except Exception as e:  # pylint: disable=broad-except
+    if not changed:
+      raise
+    raise ValueError(
+        f'{workdir}: its checkpoints do not fit the new config (changed: '
+        f'{"; ".join(changed)}), so it cannot resume. Use a new --workdir, or rerun with the '
+        f'config in {workdir / "config.json"}; the workdir is left as it was.') from e
+  if is_main:  # Only once the checkpoint fits: config.json always describes the checkpoints.
+    _write_config(config, workdir)
   start = int(jax.device_get(state.step))
   writer = metrics_lib.MetricsWriter(workdir, enabled=is_main, resume_step=start)
   logging.info('%s: %s, %d SNPs, %d train haplotypes; mesh %s; step %d of %d',
@@ -263,17 +272,35 @@ def _hms(seconds: float) -> str:
   return f'{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'
 
 
+def _flatten(d: dict, prefix: str = '') -> dict:
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(_flatten(v, f'{prefix}{k}.'))
+    else:
+      out[f'{prefix}{k}'] = v
+  return out
+
+
+def _config_changes(config, workdir: pathlib.Path) -> list[str]:
+  """'key: old -> new' for each setting that differs from workdir/config.json (if any)."""
+  path = workdir / 'config.json'
+  if not path.exists():
+    return []
+  old = _flatten(json.loads(path.read_text()))
+  new = _flatten(json.loads(config.to_json_best_effort()))
+  changed = [f'{k}: {old.get(k, "(unset)")!r} -> {new.get(k, "(unset)")!r}'
+             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+  if changed:
+    logging.warning('config differs from the one this workdir was started with (%s): %s',
+                    path, '; '.join(changed))
+  return changed
+
+
 def _write_config(config, workdir: pathlib.Path):
   path = workdir / 'config.json'
-  text = config.to_json_best_effort(indent=2, sort_keys=True)
-  if path.exists() and json.loads(path.read_text()) != json.loads(text):
-    old = json.loads(path.read_text())
-    new = json.loads(text)
-    logging.warning('config differs from the one this workdir was started with (%s); '
-                    'continuing with the new one.', path)
-    del old, new
   tmp = path.with_suffix('.json.tmp')
-  tmp.write_text(text + '\n')
+  tmp.write_text(config.to_json_best_effort(indent=2, sort_keys=True) + '\n')
   tmp.replace(path)
 
 
