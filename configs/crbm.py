@@ -35,6 +35,7 @@ def model_config(name: str = 'crbm') -> ml_collections.ConfigDict:
   m.sample_sweeps = 2000  # measured: 500 -> AF r 0.975, 2000 -> 0.998 (805 data)
   m.sample_init = 'freq'  # 'freq': Bernoulli(training allele frequency) starts; 'uniform'
   m.sample_beta_start = 1.0  # < 1 anneals from a flatter distribution over the first half
+  m.sample_beta = 1.0  # inverse temperature sampling ends at (1 = the model; > 1 colder)
   return m
 
 

@@ -4,6 +4,7 @@ r"""Write artificial genomes from a trained workdir; the format follows the exte
   python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.vcz
   python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.hapt
   python experiments/generate.py --workdir=runs/crbm --sample_sweeps=200 --output=ags.hapt
+  python experiments/generate.py --workdir=runs/crbm --sample_beta=1.05 --output=ags.hapt
 
 VCF pairs consecutive haplotypes into phased diploid individuals (AG0 = haplotypes 0 and 1)
 and carries the training data's contigs, positions, ids and alleles.
@@ -22,6 +23,9 @@ _BATCH = flags.DEFINE_integer('batch_size', 1000, 'Haplotypes generated per devi
 _SWEEPS = flags.DEFINE_integer(
     'sample_sweeps', None, 'RBM/CRBM only: Gibbs sweeps per window, instead of the trained '
     "config's model.sample_sweeps (a sampling choice; no retraining).")
+_BETA = flags.DEFINE_float(
+    'sample_beta', None, 'RBM/CRBM only: inverse temperature the Gibbs chains end at, instead '
+    "of the trained config's model.sample_beta (1 samples the model; above 1 colder).")
 flags.mark_flags_as_required(['workdir', 'output'])
 
 
@@ -41,17 +45,23 @@ def main(argv):
   if _SWEEPS.value is not None and _SWEEPS.value < 1:
     print(f'error: --sample_sweeps={_SWEEPS.value}: use 1 or more.', file=sys.stderr)
     sys.exit(1)
+  if _BETA.value is not None and not 0 < _BETA.value < 100:
+    print(f'error: --sample_beta={_BETA.value}: use a positive inverse temperature (1 = the '
+          'model).', file=sys.stderr)
+    sys.exit(1)
   try:
     trained = train.load_trained(_WORKDIR.value)
   except FileNotFoundError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
-  if _SWEEPS.value is not None:
-    if 'sample_sweeps' not in trained.config.model:
-      print(f'error: --sample_sweeps needs an RBM/CRBM workdir ({_WORKDIR.value} is '
-            f'{trained.config.model.name!r}).', file=sys.stderr)
-      sys.exit(1)
-    trained.config.model.sample_sweeps = _SWEEPS.value
+  overrides = {k: v for k, v in (('sample_sweeps', _SWEEPS.value), ('sample_beta', _BETA.value))
+               if v is not None}
+  if overrides and 'sample_sweeps' not in trained.config.model:
+    print(f'error: --{" --".join(overrides)} needs an RBM/CRBM workdir ({_WORKDIR.value} is '
+          f'{trained.config.model.name!r}).', file=sys.stderr)
+    sys.exit(1)
+  with trained.config.unlocked():  # sample_beta is newer than some workdirs' configs
+    trained.config.model.update(overrides)
   batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value)
   n = writers.write_genotypes(out, batches, trained.setup.dataset.variants)
   print(f'wrote {n} haplotypes x {trained.setup.info.num_snps} SNPs to {out}')

@@ -55,6 +55,19 @@ def test_sampler_matches_exact_enumeration():
   _check(_sample(params, 4000), mean, second, np.ones(V, bool))
 
 
+def test_tempered_sampler_matches_scaled_model():
+  """Sampling at inverse temperature beta is sampling the model with all weights times beta,
+  and it differs from beta 1 (warm start at 0.5, annealed to 1.6 over half the sweeps)."""
+  params, beta = _params(5), 1.6
+  mean, second = _exact(jax.tree.map(lambda a: beta * a, params))
+  v0 = rbm.random_visible(jax.random.key(1), (4000, V))
+  samples = np.asarray(jax.jit(lambda v, k: rbm.run(params, v, k, 600, beta_start=0.5,
+                                                    beta_end=beta))(v0, jax.random.key(2)))
+  _check(samples.astype(np.float64), mean, second, np.ones(V, bool))
+  plain, _ = _exact(params)
+  assert np.abs(plain - mean).max() > 0.05
+
+
 def test_clamped_sampler_matches_exact_conditional():
   params = _params(3)
   idx, val = tuple(range(5)), (1, 0, 1, 1, 0)

@@ -206,18 +206,22 @@ def test_generate_sample_sweeps_override(tmp_path):
   gen = [sys.executable, str(ROOT / 'experiments' / 'generate.py'), f'--workdir={tmp_path}',
          '--num_samples=64']
   outs = {}
-  for sweeps in (None, 1):
-    out = tmp_path / f'ags_{sweeps}.hapt'
-    extra = [] if sweeps is None else [f'--sample_sweeps={sweeps}']
+  for name, extra in (('config', []), ('sweeps1', ['--sample_sweeps=1']),
+                      ('beta2', ['--sample_beta=2'])):
+    out = tmp_path / f'ags_{name}.hapt'
     r = subprocess.run(gen + [f'--output={out}', *extra], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    outs[sweeps] = np.loadtxt(out, dtype=str)[:, 2:].astype(np.uint8)
-  assert outs[None].shape == outs[1].shape == (64, 805)
-  assert not np.array_equal(outs[None], outs[1])  # 10 sweeps (the config) vs 1
+    outs[name] = np.loadtxt(out, dtype=str)[:, 2:].astype(np.uint8)
+  assert outs['config'].shape == outs['sweeps1'].shape == outs['beta2'].shape == (64, 805)
+  assert not np.array_equal(outs['config'], outs['sweeps1'])  # 10 sweeps (the config) vs 1
+  assert not np.array_equal(outs['config'], outs['beta2'])  # same key, colder chains
   assert (tmp_path / 'config.json').read_text().count('"sample_sweeps": 10') == 1
   bad = subprocess.run(gen + [f'--output={tmp_path / "x.hapt"}', '--sample_sweeps=0'],
                        capture_output=True, text=True)
   assert bad.returncode == 1 and 'sample_sweeps' in bad.stderr and 'Traceback' not in bad.stderr
+  bad = subprocess.run(gen + [f'--output={tmp_path / "x.hapt"}', '--sample_beta=-1'],
+                       capture_output=True, text=True)
+  assert bad.returncode == 1 and 'sample_beta' in bad.stderr and 'Traceback' not in bad.stderr
   assert not (tmp_path / 'x.hapt').exists()
 
 

@@ -108,7 +108,7 @@ def window_gradient(params: rbm.RBMParams, data: jax.Array, chains: jax.Array, k
 
 def sample(params: rbm.RBMParams, layout: Layout, key: jax.Array, num: int, *, num_sweeps: int,
            beta_start: float = 1.0, init_freq: np.ndarray | None = None,
-           dtype=jnp.float32) -> jax.Array:
+           dtype=jnp.float32, beta_end: float = 1.0) -> jax.Array:
   """Generates `num` haplotypes [num, num_snps] in {0, 1}, window by window (lax.scan).
 
   Window 0 starts from noise (Bernoulli(init_freq) if given, else 0.5) and runs `num_sweeps`
@@ -126,7 +126,8 @@ def sample(params: rbm.RBMParams, layout: Layout, key: jax.Array, num: int, *, n
   def window_sample(params_w, k, p_w, clamp_mask, clamp_values):
     k_init, k_run = jax.random.split(k)
     v = rbm.random_visible(k_init, (num, w_), p_w)
-    return rbm.run(params_w, v, k_run, num_sweeps, clamp_mask, clamp_values, beta_start, dtype)
+    return rbm.run(params_w, v, k_run, num_sweeps, clamp_mask, clamp_values, beta_start, dtype,
+                   beta_end)
 
   first = window_sample(take(params, 0), keys[0], p0[0], pad[0], jnp.zeros((num, w_)))
   if layout.num_windows == 1:

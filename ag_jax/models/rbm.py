@@ -76,11 +76,12 @@ def sweep(params: RBMParams, v: jax.Array, key: jax.Array, clamp_mask: jax.Array
 
 def run(params: RBMParams, v: jax.Array, key: jax.Array, num_sweeps: int,
         clamp_mask: jax.Array | None = None, clamp_values: jax.Array | None = None,
-        beta_start: float = 1.0, dtype=jnp.float32) -> jax.Array:
+        beta_start: float = 1.0, dtype=jnp.float32, beta_end: float = 1.0) -> jax.Array:
   """`num_sweeps` Gibbs sweeps in one lax.fori_loop; the key of sweep i is fold_in(key, i).
 
-  With beta_start < 1 the inverse temperature rises linearly from beta_start to 1 over the
-  first half of the sweeps (simulated annealing from a flatter distribution), then stays 1.
+  The inverse temperature moves linearly from beta_start to beta_end over the first half of
+  the sweeps, then stays at beta_end. beta_start < 1 anneals from a flatter distribution;
+  beta_end = 1 samples the model itself (> 1 a colder, sharper version of it).
   """
   if clamp_mask is not None:
     v = jnp.where(clamp_mask, clamp_values, v)
@@ -88,7 +89,7 @@ def run(params: RBMParams, v: jax.Array, key: jax.Array, num_sweeps: int,
 
   def body(i, v):
     frac = jnp.minimum(i / anneal_steps, 1.0)
-    beta = beta_start + (1.0 - beta_start) * frac
+    beta = beta_start + (beta_end - beta_start) * frac
     return sweep(params, v, jax.random.fold_in(key, i), clamp_mask, clamp_values, beta, dtype)
 
   return jax.lax.fori_loop(0, num_sweeps, body, v)

@@ -145,7 +145,8 @@ def make_sampler(config, info) -> Callable:
 
   def sampler(state: RBMState, key: jax.Array, num: int) -> jax.Array:
     return crbm.sample(state.params, lay, key, num, num_sweeps=m.sample_sweeps,
-                       beta_start=m.sample_beta_start, init_freq=init_freq, dtype=_dtype(config))
+                       beta_start=m.sample_beta_start, init_freq=init_freq, dtype=_dtype(config),
+                       beta_end=getattr(m, 'sample_beta', 1.0))
 
   return sampler
 
