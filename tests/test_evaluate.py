@@ -96,6 +96,21 @@ def test_privacy_metrics_catch_copies(ds805):
   assert abs(stats.mia_auc(other, train, test) - 0.5) < 0.1
 
 
+def test_privacy_loss_and_its_standard_error(ds805):
+  """Copies of the training people: privacy loss many standard errors above 0. Held-out
+  real people as the 'AGs': within 3 standard errors of 0. The standard error is the binomial
+  one of AATS at the test size (~0.5 sqrt(0.5 / n) for AATS near 0.5)."""
+  train, test = ds805.read_split('train'), ds805.read_split('test')
+  held_out, test = test[:500], test[500:1000]
+  leak, _ = evaluate.evaluate_set(train, train[:2000], test)
+  fair, _ = evaluate.evaluate_set(train[:3000], np.concatenate([held_out, train[3000:3500]]), test)
+  for m in (leak, fair):
+    assert 0.005 < m['privacy_loss_se'] < 0.05, m
+  assert leak['privacy_loss'] > 5 * leak['privacy_loss_se'], leak
+  # Half the 'fair' set are train-split people not in `train[:3000]`: no one is a member.
+  assert abs(fair['privacy_loss']) < 3 * fair['privacy_loss_se'], fair
+
+
 def test_run_evaluation_ranks_published_sets(tmp_path, sets, ds805):
   _, gan, rbm = sets
   train, test = ds805.read_split('train'), ds805.read_split('test')

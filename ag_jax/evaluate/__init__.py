@@ -12,7 +12,8 @@ synthetic set (paper_notes.md section 5):
                        distance distributions
   three_point_r        Pearson r of connected 3-point correlations (section 5.7)
   aats, aats_test      nearest-neighbour adversarial accuracy vs train / vs held-out test
-  privacy_loss         aats_test - aats
+  privacy_loss         aats_test - aats (at the test size, mean of privacy_draws train draws);
+                       privacy_loss_se its binomial standard error
   ld_decay_within      (one chromosome, with a test split) fraction of bp-distance bins where
                        |mean r^2 AG - train| <= |mean r^2 test - train|; ld_decay_gap and
                        ld_decay_spread are the largest of each over the bins
@@ -37,15 +38,21 @@ from ag_jax.evaluate import stats
 from ag_jax.evaluate import report as report_lib
 
 METRIC_KEYS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
-               'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss', 'exact_copy_rate', 'mia_auc')
+               'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss',
+               'privacy_loss_se', 'exact_copy_rate', 'mia_auc')
 
 
 def _subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
   return x if len(x) <= n else x[np.sort(rng.choice(len(x), n, replace=False))]
 
 
+def _aats_var(a: dict, n: int) -> float:
+  """Binomial sampling variance of AATS = (AA_truth + AA_syn) / 2 from n + n neighbours."""
+  return sum(p * (1 - p) / n for p in (a['aa_truth'], a['aa_syn'])) / 4
+
+
 def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *,
-                 ld_max_distance: int = 200, max_haplotypes: int = 5000,
+                 ld_max_distance: int = 200, max_haplotypes: int = 5000, privacy_draws: int = 5,
                  distance_sample: int = 1000, seed: int = 0, positions=None,
                  single_chromosome: bool = False, pca=None, trip=None) -> tuple[dict, dict]:
   """Metrics of one synthetic set and the arrays the plots need."""
@@ -111,9 +118,13 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
     nt = min(len(test), len(synth), max_haplotypes)
     at = stats.aats(_subsample(test, nt, rng), _subsample(synth, nt, rng))
     m.update(aats_test=at['aats'], aats_test_n=nt)
-    # Privacy loss compares like with like: AATS vs train recomputed at the test size.
-    a_same = a if nt == n else stats.aats(_subsample(real, nt, rng), _subsample(synth, nt, rng))
-    m['privacy_loss'] = at['aats'] - a_same['aats']
+    # Privacy loss compares like with like: AATS vs train recomputed at the test size, on
+    # several draws (the test side has one; its sampling error dominates the standard error).
+    same = [stats.aats(_subsample(real, nt, rng), _subsample(synth, nt, rng))
+            for _ in range(privacy_draws)]
+    m['privacy_loss'] = at['aats'] - float(np.mean([d['aats'] for d in same]))
+    m['privacy_loss_se'] = float(np.sqrt(
+        _aats_var(at, nt) + np.mean([_aats_var(d, nt) for d in same]) / privacy_draws))
     m['mia_auc'] = stats.mia_auc(synth, real, test, seed=seed)
   return m, extra
 

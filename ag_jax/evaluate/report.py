@@ -15,7 +15,7 @@ from ag_jax.data import writers  # pylint: disable=g-import-not-at-top,wrong-imp
 from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
-           'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss',
+           'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss', 'privacy_loss_se',
            'exact_copy_rate', 'mia_auc', 'num_haplotypes')
 
 
@@ -155,7 +155,8 @@ figure{{margin:1em 0}}</style></head><body>
 <h1>ag_jax evaluation</h1>
 <p>Real training set: {real_train.shape[0]} haplotypes x {real_train.shape[1]} SNPs.
 Metrics as in Yelmen et al. (paper_notes.md section 5); <code>real_test</code> is the held-out
-real split evaluated like a synthetic set (the ceiling). privacy_loss = aats_test - aats;
+real split evaluated like a synthetic set (the ceiling). privacy_loss = aats_test - aats
+(privacy_loss_se: its standard error);
 mia_auc 0.5 = no membership leakage.</p>
 <table><tr><th>set</th>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr>{''.join(rows)}</table>
 {figs}</body></html>"""
