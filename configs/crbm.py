@@ -56,8 +56,9 @@ def apply_variants(c: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
       # sampling sweeps 100 -> 1,000, so the model, not the sampler); constant lr 0.1: LD r
       # 0.80 from 1,000 sweeps. Cosine-decayed (5,000 AGs, README "AGBL4"): from 0.1, LD r
       # 0.82 (1,000 sweeps); from 0.1 over 6,000 steps 0.883 (100); from 0.2, 0.8975 / 0.8998
-      # / 0.884 from 50 / 100 / 200 sweeps. Longer sampling drifts to weaker LD.
-      c.model.lr = 0.2
+      # / 0.884 from 50 / 100 / 200 sweeps (longer sampling drifts to weaker LD); from 0.25,
+      # 0.919 (50 sweeps); from 0.3, 0.906.
+      c.model.lr = 0.25
       c.model.lr_decay = 'cosine'
       c.model.sample_sweeps = 50
     elif v == 'chromosome':  # ~10^6 SNPs streamed from --config.data.path (no in-memory copy)
