@@ -187,3 +187,12 @@ def test_lr_decay_unknown_is_an_error():
   config.model.lr_decay = 'exp'
   with pytest.raises(ValueError, match='lr_decay'):
     rbm_family.optimizer(config)
+
+
+def test_sample_beta_must_be_positive():
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  config = load('crbm.py:test')
+  config.model.sample_beta = 0.0
+  info = DataInfo(805, np.full(805, 0.3, np.float32), None, 1000)
+  with pytest.raises(ValueError, match='sample_beta=0.0'):
+    rbm_family.make_sampler(config, info)

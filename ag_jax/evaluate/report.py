@@ -15,8 +15,8 @@ from ag_jax.data import writers  # pylint: disable=g-import-not-at-top,wrong-imp
 from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
-           'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss', 'privacy_loss_se',
-           'exact_copy_rate', 'mia_auc', 'num_haplotypes')
+           'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss',
+           'privacy_loss_se', 'exact_copy_rate', 'mia_auc', 'num_haplotypes')
 
 
 def _save(fig, path: pathlib.Path):

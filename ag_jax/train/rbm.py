@@ -142,11 +142,15 @@ def make_sampler(config, info) -> Callable:
   lay = layout(config, info)
   m = config.model
   init_freq = info.allele_freq if m.sample_init == 'freq' else None
+  beta = float(getattr(m, 'sample_beta', 1.0))
+  if not beta > 0:
+    raise ValueError(f'config.model.sample_beta={beta}: an inverse temperature is positive '
+                     '(1 samples the model).')
 
   def sampler(state: RBMState, key: jax.Array, num: int) -> jax.Array:
     return crbm.sample(state.params, lay, key, num, num_sweeps=m.sample_sweeps,
                        beta_start=m.sample_beta_start, init_freq=init_freq, dtype=_dtype(config),
-                       beta_end=getattr(m, 'sample_beta', 1.0))
+                       beta_end=beta)
 
   return sampler
 
