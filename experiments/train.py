@@ -41,7 +41,11 @@ def main(argv):
   log.propagate = False
   from ag_jax import train  # pylint: disable=g-import-not-at-top
   workdir = _WORKDIR.value or default_workdir(_config_arg())
-  train.run(_CONFIG.value, workdir)
+  try:
+    train.run(_CONFIG.value, workdir)
+  except train.ResumeError as e:  # The cause (Orbax's shape/tree mismatch) is noise here.
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
 
 
 def _config_arg() -> str:

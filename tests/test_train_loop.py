@@ -237,8 +237,14 @@ def test_resume_with_a_config_the_checkpoint_does_not_fit(tmp_path):
   steps = _steps(tmp_path)
   config.model.lr_decay = 'cosine'
   config.train.num_steps += 2
-  with pytest.raises(ValueError, match=r"model\.lr_decay: 'none' -> 'cosine'.*cannot resume"):
+  with pytest.raises(train.ResumeError, match=r"model\.lr_decay: 'none' -> 'cosine'.*cannot resume"):
     train.run(config, tmp_path)
+  assert (tmp_path / 'config.json').read_text() == before and _steps(tmp_path) == steps
+  r = subprocess.run([sys.executable, TRAIN, f'--config={ROOT / "configs" / "rbm.py"}:test',
+                      f'--workdir={tmp_path}', '--config.model.num_hidden=8'],
+                     capture_output=True, text=True)
+  assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr[-3000:]
+  assert 'error:' in r.stderr and 'model.num_hidden: 16 -> 8' in r.stderr
   assert (tmp_path / 'config.json').read_text() == before and _steps(tmp_path) == steps
   assert train.load_trained(tmp_path).config.model.lr_decay == 'none'
   config.model.lr_decay = 'none'  # a change the checkpoint fits resumes and is recorded

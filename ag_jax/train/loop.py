@@ -45,6 +45,10 @@ class NonFiniteError(FloatingPointError):
   """A metric became NaN/inf; the message names the step range."""
 
 
+class ResumeError(ValueError):
+  """The workdir's checkpoints do not fit the new config; the message names the changes."""
+
+
 @dataclasses.dataclass(frozen=True)
 class DataInfo:
   num_snps: int
@@ -179,7 +183,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
   except Exception as e:  # pylint: disable=broad-except
     if not changed:
       raise
-    raise ValueError(
+    raise ResumeError(
         f'{workdir}: its checkpoints do not fit the new config (changed: '
         f'{"; ".join(changed)}), so it cannot resume. Use a new --workdir, or rerun with the '
         f'config in {workdir / "config.json"}; the workdir is left as it was.') from e
