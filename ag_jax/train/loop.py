@@ -22,6 +22,7 @@ import time
 from typing import Any, Callable
 
 import jax
+from flax import traverse_util
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -276,23 +277,13 @@ def _hms(seconds: float) -> str:
   return f'{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'
 
 
-def _flatten(d: dict, prefix: str = '') -> dict:
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flatten(v, f'{prefix}{k}.'))
-    else:
-      out[f'{prefix}{k}'] = v
-  return out
-
-
 def _config_changes(config, workdir: pathlib.Path) -> list[str]:
   """'key: old -> new' for each setting that differs from workdir/config.json (if any)."""
   path = workdir / 'config.json'
   if not path.exists():
     return []
-  old = _flatten(json.loads(path.read_text()))
-  new = _flatten(json.loads(config.to_json_best_effort()))
+  old = traverse_util.flatten_dict(json.loads(path.read_text()), sep='.')
+  new = traverse_util.flatten_dict(json.loads(config.to_json_best_effort()), sep='.')
   changed = [f'{k}: {old.get(k, "(unset)")!r} -> {new.get(k, "(unset)")!r}'
              for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
   if changed:
