@@ -21,8 +21,8 @@ import signal
 import time
 from typing import Any, Callable
 
-import jax
 from flax import traverse_util
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
