@@ -33,6 +33,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   from ag_jax import train  # pylint: disable=g-import-not-at-top
+  from ag_jax.train import rbm as rbm_family  # pylint: disable=g-import-not-at-top
   from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
   out = _OUTPUT.value
   if not out.lower().endswith(('.hapt', '.vcf', '.vcf.gz', '.vcz')):
@@ -45,10 +46,12 @@ def main(argv):
   if _SWEEPS.value is not None and _SWEEPS.value < 1:
     print(f'error: --sample_sweeps={_SWEEPS.value}: use 1 or more.', file=sys.stderr)
     sys.exit(1)
-  if _BETA.value is not None and not 0 < _BETA.value < 100:
-    print(f'error: --sample_beta={_BETA.value}: use a positive inverse temperature (1 = the '
-          'model).', file=sys.stderr)
-    sys.exit(1)
+  if _BETA.value is not None:
+    try:
+      rbm_family.check_sample_beta(_BETA.value, '--sample_beta')
+    except ValueError as e:
+      print(f'error: {e}', file=sys.stderr)
+      sys.exit(1)
   try:
     trained = train.load_trained(_WORKDIR.value)
   except FileNotFoundError as e:

@@ -189,10 +189,13 @@ def test_lr_decay_unknown_is_an_error():
     rbm_family.optimizer(config)
 
 
-def test_sample_beta_must_be_positive():
+def test_sample_beta_must_be_a_sane_inverse_temperature():
   from configs_loader import load  # pylint: disable=g-import-not-at-top
   config = load('crbm.py:test')
-  config.model.sample_beta = 0.0
   info = DataInfo(805, np.full(805, 0.3, np.float32), None, 1000)
-  with pytest.raises(ValueError, match='sample_beta=0.0'):
-    rbm_family.make_sampler(config, info)
+  for bad in (0.0, -1.0, float('nan'), 1e3):
+    config.model.sample_beta = bad
+    with pytest.raises(ValueError, match=f'config.model.sample_beta={bad}'):
+      rbm_family.make_sampler(config, info)
+  config.model.sample_beta = 1.05
+  rbm_family.make_sampler(config, info)

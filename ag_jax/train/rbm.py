@@ -138,14 +138,19 @@ def make_train_step(config, info) -> Callable:
   return train_step
 
 
+def check_sample_beta(beta: float, name: str) -> float:
+  """The inverse temperature sampling ends at: in (0, 100), or one ValueError naming `name`."""
+  if not 0 < beta < 100:  # also NaN; above 100 every chain freezes in its start's basin
+    raise ValueError(f'{name}={beta}: use an inverse temperature in (0, 100) (1 samples the '
+                     'model; above 1 colder).')
+  return beta
+
+
 def make_sampler(config, info) -> Callable:
   lay = layout(config, info)
   m = config.model
   init_freq = info.allele_freq if m.sample_init == 'freq' else None
-  beta = float(getattr(m, 'sample_beta', 1.0))
-  if not beta > 0:
-    raise ValueError(f'config.model.sample_beta={beta}: an inverse temperature is positive '
-                     '(1 samples the model).')
+  beta = check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
 
   def sampler(state: RBMState, key: jax.Array, num: int) -> jax.Array:
     return crbm.sample(state.params, lay, key, num, num_sweeps=m.sample_sweeps,
