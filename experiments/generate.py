@@ -33,8 +33,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   from ag_jax import train  # pylint: disable=g-import-not-at-top
-  from ag_jax.train import rbm as rbm_family  # pylint: disable=g-import-not-at-top
   from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
+  from ag_jax.train import rbm as rbm_family  # pylint: disable=g-import-not-at-top
   out = _OUTPUT.value
   if not out.lower().endswith(('.hapt', '.vcf', '.vcf.gz', '.vcz')):
     print(f'error: {out}: unknown output format; use .hapt, .vcf, .vcf.gz or .vcz.', file=sys.stderr)
