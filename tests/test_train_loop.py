@@ -237,7 +237,8 @@ def test_resume_with_a_config_the_checkpoint_does_not_fit(tmp_path):
   steps = _steps(tmp_path)
   config.model.lr_decay = 'cosine'
   config.train.num_steps += 2
-  with pytest.raises(train.ResumeError, match=r"model\.lr_decay: 'none' -> 'cosine'.*cannot resume"):
+  with pytest.raises(train.ResumeError,
+                     match=r"model\.lr_decay: 'none' -> 'cosine'.*cannot resume"):
     train.run(config, tmp_path)
   assert (tmp_path / 'config.json').read_text() == before and _steps(tmp_path) == steps
   r = subprocess.run([sys.executable, TRAIN, f'--config={ROOT / "configs" / "rbm.py"}:test',
