@@ -19,6 +19,7 @@ def model_config(name: str = 'crbm') -> ml_collections.ConfigDict:
   m.name = name
   m.window_size = 400  # W visibles per window (even); stride W/2
   m.num_hidden = 256
+  m.hidden = 'bernoulli'  # 'relu': truncated-Gaussian ReLU hidden units (the 2021 Julia RBM)
   m.gibbs_steps = 10  # k sweeps per update (the original: 50)
   m.persistent = True  # PCD; False = the original random restart each minibatch
   m.centred = True  # centred gradient as the original code

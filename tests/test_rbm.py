@@ -20,19 +20,19 @@ def _params(seed=0):
                        hb=0.5 * jax.random.normal(k3, (H,)))
 
 
-def _exact(params, clamp_idx=(), clamp_val=()):
+def _exact(params, clamp_idx=(), clamp_val=(), hidden='bernoulli'):
   states = np.array(list(itertools.product([0, 1], repeat=V)), np.float32)
   ok = np.all(states[:, list(clamp_idx)] == np.array(clamp_val), axis=1) if clamp_idx else np.ones(len(states), bool)
   states = states[ok]
-  logp = -np.asarray(rbm.free_energy(params, jnp.asarray(states)), np.float64)
+  logp = -np.asarray(rbm.free_energy(params, jnp.asarray(states), hidden), np.float64)
   p = np.exp(logp - logp.max())
   p /= p.sum()
   return p @ states, np.einsum('s,si,sj->ij', p, states, states)
 
 
-def _sample(params, n, clamp_mask=None, clamp_values=None):
+def _sample(params, n, clamp_mask=None, clamp_values=None, hidden='bernoulli'):
   v0 = rbm.random_visible(jax.random.key(1), (n, V))
-  run = jax.jit(lambda v, k: rbm.run(params, v, k, 300, clamp_mask, clamp_values))
+  run = jax.jit(lambda v, k: rbm.run(params, v, k, 300, clamp_mask, clamp_values, hidden=hidden))
   return np.asarray(run(v0, jax.random.key(2)), np.float64)
 
 
@@ -53,6 +53,41 @@ def test_sampler_matches_exact_enumeration():
   params = _params()
   mean, second = _exact(params)
   _check(_sample(params, 4000), mean, second, np.ones(V, bool))
+
+
+def test_relu_hidden_sampler_matches_exact_enumeration():
+  """ReLU hiddens: Gibbs sampling agrees with exp(-F(v)) of the ReLU free energy summed over
+  all 2^V states, and that distribution is not the Bernoulli-hidden one."""
+  params = _params(7)
+  mean, second = _exact(params, hidden='relu')
+  _check(_sample(params, 4000, hidden='relu'), mean, second, np.ones(V, bool))
+  bern, _ = _exact(params)
+  assert np.abs(bern - mean).max() > 0.05
+
+
+@pytest.mark.parametrize('beta', [1.0, 2.5])
+def test_relu_hidden_draws_match_scipy_truncnorm(beta):
+  """Each ReLU hidden draw is Normal(mu, 1/beta) truncated to [0, inf) (scipy as the reference),
+  deep in either tail too; hidden_mean is its mean at beta 1."""
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  n = 100_000
+  for mu in (-6.0, -1.0, 0.0, 1.5, 7.0):
+    h = np.asarray(rbm.sample_hidden(jax.random.key(3), jnp.full((n,), mu), 'relu', beta),
+                   np.float64)
+    scale = 1 / np.sqrt(beta)
+    ref = stats.truncnorm(-mu / scale, np.inf, loc=mu, scale=scale)
+    assert h.min() >= 0 and np.isfinite(h).all()
+    assert abs(h.mean() - ref.mean()) < 5 * ref.std() / np.sqrt(n), (mu, beta)
+    assert abs(h.std() / ref.std() - 1) < 0.02, (mu, beta)
+    assert stats.kstest(h, ref.cdf).pvalue > 1e-4, (mu, beta)
+    if beta == 1.0:
+      np.testing.assert_allclose(float(rbm.hidden_mean(jnp.float32(mu), 'relu')), ref.mean(),
+                                 rtol=1e-4)
+
+
+def test_unknown_hidden_type_is_one_clear_error():
+  with pytest.raises(ValueError, match="hidden='gauss'"):
+    rbm.free_energy(_params(), jnp.zeros((1, V)), 'gauss')
 
 
 def test_tempered_sampler_matches_scaled_model():

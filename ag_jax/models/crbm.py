@@ -92,7 +92,7 @@ def window_keys(key: jax.Array, num_windows: int) -> jax.Array:
 
 def window_gradient(params: rbm.RBMParams, data: jax.Array, chains: jax.Array, key: jax.Array,
                     clamp_mask: jax.Array, *, gibbs_steps: int, centred: bool, l2: float,
-                    persistent: bool, dtype=jnp.float32):
+                    persistent: bool, dtype=jnp.float32, hidden: str = 'bernoulli'):
   """One window's update direction. data [B, W], chains [B, W] (persistent state).
 
   The negative chains start from the persistent state (PCD) or from uniform noise (the
@@ -101,14 +101,14 @@ def window_gradient(params: rbm.RBMParams, data: jax.Array, chains: jax.Array, k
   """
   k_init, k_run = jax.random.split(key)
   start = chains if persistent else rbm.random_visible(k_init, chains.shape)
-  v_neg = rbm.run(params, start, k_run, gibbs_steps, clamp_mask, data, dtype=dtype)
-  grad = rbm.gradient(params, data, v_neg, centred=centred, l2=l2, dtype=dtype)
+  v_neg = rbm.run(params, start, k_run, gibbs_steps, clamp_mask, data, dtype=dtype, hidden=hidden)
+  grad = rbm.gradient(params, data, v_neg, centred=centred, l2=l2, dtype=dtype, hidden=hidden)
   return grad, v_neg
 
 
 def sample(params: rbm.RBMParams, layout: Layout, key: jax.Array, num: int, *, num_sweeps: int,
            beta_start: float = 1.0, init_freq: np.ndarray | None = None,
-           dtype=jnp.float32, beta_end: float = 1.0) -> jax.Array:
+           dtype=jnp.float32, beta_end: float = 1.0, hidden: str = 'bernoulli') -> jax.Array:
   """Generates `num` haplotypes [num, num_snps] in {0, 1}, window by window (lax.scan).
 
   Window 0 starts from noise (Bernoulli(init_freq) if given, else 0.5) and runs `num_sweeps`
@@ -127,7 +127,7 @@ def sample(params: rbm.RBMParams, layout: Layout, key: jax.Array, num: int, *, n
     k_init, k_run = jax.random.split(k)
     v = rbm.random_visible(k_init, (num, w_), p_w)
     return rbm.run(params_w, v, k_run, num_sweeps, clamp_mask, clamp_values, beta_start, dtype,
-                   beta_end)
+                   beta_end, hidden)
 
   first = window_sample(take(params, 0), keys[0], p0[0], pad[0], jnp.zeros((num, w_)))
   if layout.num_windows == 1:

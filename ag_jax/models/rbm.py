@@ -1,4 +1,4 @@
-"""Bernoulli-Bernoulli restricted Boltzmann machine as pure functions.
+"""Restricted Boltzmann machine (Bernoulli visibles) as pure functions.
 
 Parameters are an explicit pytree (`RBMParams`); the Gibbs sampler is a pair of pure functions
 over visible states (`sweep`, `run`) with clamping by mask, in the style of blackjax/jax-md
@@ -6,6 +6,12 @@ samplers. Layout: visible states are `[num_chains, num_visible]` float32 in {0, 
 matrix is `[num_visible, num_hidden]`.
 
   E(v, h) = -v W h - b.v - c.h,   p(h=1|v) = sigmoid(v W + c),   p(v=1|h) = sigmoid(W h + b).
+
+Hidden units are Bernoulli (`hidden='bernoulli'`) or ReLU (`hidden='relu'`, the 2021 Julia
+RBM's "RELU" mode): h >= 0 with energy term h^2/2, so p(h|v) is Normal(mu, 1) truncated to
+[0, inf), mu = v W + c. Marginalising ReLU hiddens gives a free energy quadratic in mu, so each
+hidden unit contributes a continuous direction, like a principal component, instead of an
+on/off feature; that is the usual reason to use them for population structure.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.scipy import special
+
+HIDDEN_TYPES = ('bernoulli', 'relu')
 
 
 class RBMParams(NamedTuple):
@@ -47,26 +56,63 @@ def visible_logits(params: RBMParams, h: jax.Array, dtype=jnp.float32) -> jax.Ar
   return _matmul(h, params.w.T, dtype) + params.vb
 
 
-def energy(params: RBMParams, v: jax.Array, h: jax.Array) -> jax.Array:
-  return -(jnp.einsum('...v,vh,...h->...', v, params.w, h) + v @ params.vb + h @ params.hb)
+def check_hidden(hidden: str) -> str:
+  if hidden not in HIDDEN_TYPES:
+    raise ValueError(f'hidden={hidden!r}: use one of {", ".join(HIDDEN_TYPES)}.')
+  return hidden
 
 
-def free_energy(params: RBMParams, v: jax.Array) -> jax.Array:
-  """F(v) = -b.v - sum_j softplus((v W + c)_j); p(v) is proportional to exp(-F(v))."""
-  return -(v @ params.vb) - jnp.sum(jax.nn.softplus(hidden_logits(params, v)), axis=-1)
+def energy(params: RBMParams, v: jax.Array, h: jax.Array, hidden: str = 'bernoulli') -> jax.Array:
+  e = -(jnp.einsum('...v,vh,...h->...', v, params.w, h) + v @ params.vb + h @ params.hb)
+  return e + 0.5 * jnp.sum(h * h, axis=-1) if check_hidden(hidden) == 'relu' else e
+
+
+def hidden_mean(mu: jax.Array, hidden: str = 'bernoulli') -> jax.Array:
+  """E[h | v] from the pre-activations mu = v W + c."""
+  if check_hidden(hidden) == 'bernoulli':
+    return jax.nn.sigmoid(mu)
+  # Mean of Normal(mu, 1) truncated to [0, inf): mu + phi(mu) / Phi(mu), in log space.
+  mu = jnp.maximum(mu, -30.0)
+  return mu + jnp.exp(-0.5 * mu * mu - 0.5 * jnp.log(2 * jnp.pi) - special.log_ndtr(mu))
+
+
+def sample_hidden(key: jax.Array, mu: jax.Array, hidden: str = 'bernoulli',
+                  beta: float | jax.Array = 1.0) -> jax.Array:
+  """h ~ p(h | v) at inverse temperature beta, from mu = v W + c."""
+  if check_hidden(hidden) == 'bernoulli':
+    return jax.random.bernoulli(key, jax.nn.sigmoid(beta * mu)).astype(mu.dtype)
+  # Normal(mu, 1/beta) truncated to [0, inf) by inversion: with a = mu sqrt(beta), h = (a + z) /
+  # sqrt(beta), z >= -a, and -z ~ Normal truncated to (-inf, a]: -z = ndtri(u Phi(a)). u stays
+  # in [2^-24, 1) and a >= -10, so ndtri never sees 0 or 1 in float32.
+  s = jnp.sqrt(beta)
+  a = jnp.maximum(mu * s, -10.0)
+  u = jax.random.uniform(key, mu.shape, mu.dtype, minval=2.0 ** -24, maxval=1.0)
+  return jnp.maximum((a - special.ndtri(u * special.ndtr(a))) / s, 0.0)
+
+
+def free_energy(params: RBMParams, v: jax.Array, hidden: str = 'bernoulli') -> jax.Array:
+  """F(v), with p(v) proportional to exp(-F(v)) (up to a constant for ReLU hiddens).
+
+  Bernoulli: -b.v - sum_j softplus(mu_j); ReLU: -b.v - sum_j (mu_j^2 / 2 + log Phi(mu_j)).
+  """
+  mu = hidden_logits(params, v)
+  if check_hidden(hidden) == 'bernoulli':
+    per_hidden = jax.nn.softplus(mu)
+  else:
+    per_hidden = 0.5 * mu * mu + special.log_ndtr(mu)
+  return -(v @ params.vb) - jnp.sum(per_hidden, axis=-1)
 
 
 def sweep(params: RBMParams, v: jax.Array, key: jax.Array, clamp_mask: jax.Array | None = None,
           clamp_values: jax.Array | None = None, beta: float | jax.Array = 1.0,
-          dtype=jnp.float32) -> jax.Array:
+          dtype=jnp.float32, hidden: str = 'bernoulli') -> jax.Array:
   """One Gibbs sweep v -> h -> v'. Clamped visibles (mask True) are reset to clamp_values.
 
   v: [C, V] in {0, 1}; clamp_mask: [V] or [C, V] bool; clamp_values: broadcastable to v.
   beta: inverse temperature (1 samples the model; < 1 flattens it, for annealing).
   """
   kh, kv = jax.random.split(key)
-  ph = jax.nn.sigmoid(beta * hidden_logits(params, v, dtype))
-  h = jax.random.bernoulli(kh, ph).astype(v.dtype)
+  h = sample_hidden(kh, hidden_logits(params, v, dtype), hidden, beta).astype(v.dtype)
   pv = jax.nn.sigmoid(beta * visible_logits(params, h, dtype))
   v_new = jax.random.bernoulli(kv, pv).astype(v.dtype)
   if clamp_mask is not None:
@@ -76,7 +122,8 @@ def sweep(params: RBMParams, v: jax.Array, key: jax.Array, clamp_mask: jax.Array
 
 def run(params: RBMParams, v: jax.Array, key: jax.Array, num_sweeps: int,
         clamp_mask: jax.Array | None = None, clamp_values: jax.Array | None = None,
-        beta_start: float = 1.0, dtype=jnp.float32, beta_end: float = 1.0) -> jax.Array:
+        beta_start: float = 1.0, dtype=jnp.float32, beta_end: float = 1.0,
+        hidden: str = 'bernoulli') -> jax.Array:
   """`num_sweeps` Gibbs sweeps in one lax.fori_loop; the key of sweep i is fold_in(key, i).
 
   The inverse temperature moves linearly from beta_start to beta_end over the first half of
@@ -90,7 +137,8 @@ def run(params: RBMParams, v: jax.Array, key: jax.Array, num_sweeps: int,
   def body(i, v):
     frac = jnp.minimum(i / anneal_steps, 1.0)
     beta = beta_start + (beta_end - beta_start) * frac
-    return sweep(params, v, jax.random.fold_in(key, i), clamp_mask, clamp_values, beta, dtype)
+    return sweep(params, v, jax.random.fold_in(key, i), clamp_mask, clamp_values, beta, dtype,
+                 hidden)
 
   return jax.lax.fori_loop(0, num_sweeps, body, v)
 
@@ -100,14 +148,14 @@ def random_visible(key: jax.Array, shape: tuple[int, ...], p: float | jax.Array 
 
 
 def gradient(params: RBMParams, v_pos: jax.Array, v_neg: jax.Array, *, centred: bool = True,
-             l2: float = 0.0, dtype=jnp.float32) -> RBMParams:
+             l2: float = 0.0, dtype=jnp.float32, hidden: str = 'bernoulli') -> RBMParams:
   """Log-likelihood ascent direction from data v_pos [B, V] and model samples v_neg [C, V].
 
   Both phases use hidden means. `centred=True` is the centred gradient of the original code
   (paper_notes section 3.2); False is plain CD/PCD. The L2 term is -2 l2 theta.
   """
-  h_pos = jax.nn.sigmoid(hidden_logits(params, v_pos, dtype))
-  h_neg = jax.nn.sigmoid(hidden_logits(params, v_neg, dtype))
+  h_pos = hidden_mean(hidden_logits(params, v_pos, dtype), hidden)
+  h_neg = hidden_mean(hidden_logits(params, v_neg, dtype), hidden)
   nb, nc = v_pos.shape[0], v_neg.shape[0]
   if centred:
     v_bar = v_pos.mean(0)
@@ -124,7 +172,8 @@ def gradient(params: RBMParams, v_pos: jax.Array, v_neg: jax.Array, *, centred: 
   return RBMParams(dw, dvb, dhb)
 
 
-def reconstruction_error(params: RBMParams, v: jax.Array, dtype=jnp.float32) -> jax.Array:
+def reconstruction_error(params: RBMParams, v: jax.Array, dtype=jnp.float32,
+                         hidden: str = 'bernoulli') -> jax.Array:
   """Mean squared error of the one-step mean-field reconstruction v -> E[h] -> E[v]."""
-  h = jax.nn.sigmoid(hidden_logits(params, v, dtype))
+  h = hidden_mean(hidden_logits(params, v, dtype), hidden)
   return jnp.mean((jax.nn.sigmoid(visible_logits(params, h, dtype)) - v) ** 2)

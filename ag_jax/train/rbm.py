@@ -57,6 +57,11 @@ def learning_rate(config) -> float | optax.Schedule:
   raise ValueError(f'config.model.lr_decay={decay!r}: use none, cosine or linear.')
 
 
+def hidden_type(config) -> str:
+  """`model.hidden`: 'bernoulli' (default; configs older than the option) or 'relu'."""
+  return rbm.check_hidden(getattr(config.model, 'hidden', 'bernoulli'))
+
+
 def optimizer(config) -> optax.GradientTransformation:
   m = config.model
   lr = learning_rate(config)
@@ -104,10 +109,12 @@ def make_train_step(config, info) -> Callable:
   clamp = jnp.asarray(lay.pin_mask | lay.pad_mask)  # [n_w, W]
   free = ~clamp
   dtype = _dtype(config)
+  hidden = hidden_type(config)
 
   def per_window(params, data, chains, key, clamp_w):
     return crbm.window_gradient(params, data, chains, key, clamp_w, gibbs_steps=m.gibbs_steps,
-                                centred=m.centred, l2=m.l2, persistent=m.persistent, dtype=dtype)
+                                centred=m.centred, l2=m.l2, persistent=m.persistent, dtype=dtype,
+                                hidden=hidden)
 
   block = window_block(config, lay)
 
@@ -124,13 +131,15 @@ def make_train_step(config, info) -> Callable:
     params = optax.apply_updates(state.params, updates)
     n_free = jnp.maximum(free.sum(), 1)
     af_gap = jnp.sum(jnp.abs(chains.mean(1) - data.mean(1)) * free) / n_free
-    recon = jax.vmap(rbm.reconstruction_error)(params, data).mean()
+    recon = jax.vmap(lambda p, d: rbm.reconstruction_error(p, d, hidden=hidden))(params, data)
+    recon = recon.mean()
+    free_energy = lambda p, v: rbm.free_energy(p, v, hidden).mean()
     metrics = {
         'reconstruction_error': recon,
         'mean_abs_dw': jnp.mean(jnp.abs(updates.w)),
         'chain_af_gap': af_gap,
-        'free_energy_gap': jnp.mean(jax.vmap(lambda p, d, c: rbm.free_energy(p, d).mean()
-                                             - rbm.free_energy(p, c).mean())(params, data, chains)),
+        'free_energy_gap': jnp.mean(jax.vmap(lambda p, d, c: free_energy(p, d) - free_energy(p, c))(
+            params, data, chains)),
     }
     new = state.replace(step=state.step + 1, params=params, opt_state=opt_state, chains=chains)
     return new, metrics
@@ -151,11 +160,12 @@ def make_sampler(config, info) -> Callable:
   m = config.model
   init_freq = info.allele_freq if m.sample_init == 'freq' else None
   beta = check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
+  hidden = hidden_type(config)
 
   def sampler(state: RBMState, key: jax.Array, num: int) -> jax.Array:
     return crbm.sample(state.params, lay, key, num, num_sweeps=m.sample_sweeps,
                        beta_start=m.sample_beta_start, init_freq=init_freq, dtype=_dtype(config),
-                       beta_end=beta)
+                       beta_end=beta, hidden=hidden)
 
   return sampler
 
