@@ -44,19 +44,20 @@ def model_config(name: str = 'crbm') -> ml_collections.ConfigDict:
 
 
 def relu_genome_wide(m: ml_collections.ConfigDict) -> None:
-  """The CRBM default, tuned on the 805 genome-wide SNPs (5,000 AGs, README "805 SNPs").
+  """The CRBM default, tuned on the 805 genome-wide SNPs (README "805 SNPs").
 
-  ReLU hiddens carry population structure as continuous directions: PCA Wasserstein 0.24
-  against 0.34-0.37 with Bernoulli hiddens, |AATS - 0.5| 0.005 against 0.05. They need the
-  plain (uncentred) gradient (centred at lr 0.01 diverged), a cosine-decayed rate (lr 0.03 and
-  0.04 diverged; 0.01 underfits: AF r 0.991; 0.02 leaks: privacy loss 0.037) and long
-  sampling chains (lr 0.02 weights: AF r 0.934 / 0.949 / 0.982 / 0.999 from 200 / 500 /
-  2,000 / 5,000 sweeps).
+  ReLU hiddens carry population structure as continuous directions: PCA Wasserstein 0.19
+  against 0.34-0.37 with Bernoulli hiddens, |AATS - 0.5| 0.008 against 0.05 (2,000 AGs). They
+  need the plain (uncentred) gradient (centred at lr 0.01 diverged), a cosine-decayed rate
+  (lr 0.03 and 0.04 diverged; 0.01 underfits: AF r 0.991; 0.02 without L2 leaks: privacy loss
+  0.037, with L2 1e-4: 0.001; 0.015 without L2: PCA 0.242) and long sampling chains (lr 0.02
+  weights: AF r 0.934 / 0.949 / 0.982 / 0.999 from 200 / 500 / 2,000 / 5,000 sweeps).
   """
   m.hidden = 'relu'
   m.centred = False
-  m.lr = 0.015
+  m.lr = 0.02
   m.lr_decay = 'cosine'
+  m.l2 = 1e-4
   m.sample_sweeps = 5000
 
 
