@@ -40,9 +40,13 @@ def main(argv):
   log.setLevel(std_logging.INFO)
   log.propagate = False
   from ag_jax import train  # pylint: disable=g-import-not-at-top
+  from ag_jax.config_base import ConfigError  # pylint: disable=g-import-not-at-top
   workdir = _WORKDIR.value or default_workdir(_config_arg())
   try:
     train.run(_CONFIG.value, workdir)
+  except ConfigError as e:
+    print(f'error: bad config: {e}', file=sys.stderr)
+    sys.exit(2)
   except train.ResumeError as e:  # The cause (Orbax's shape/tree mismatch) is noise here.
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)

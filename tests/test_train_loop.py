@@ -122,6 +122,19 @@ def test_config_typo_is_one_clear_error(tmp_path):
   assert 'Traceback' not in r.stderr
 
 
+@pytest.mark.parametrize('field', ['model.hidden=gauss', 'model.lr_decay=exp'])
+def test_bad_model_value_is_one_line_and_writes_nothing(tmp_path, field):
+  workdir = tmp_path / 'run'
+  r = subprocess.run([sys.executable, TRAIN, f'--config={ROOT / "configs" / "crbm.py"}:test',
+                      f'--workdir={workdir}', f'--config.{field}'], capture_output=True, text=True)
+  assert r.returncode == 2
+  lines = r.stderr.strip().splitlines()
+  name, value = field.split('=')
+  assert len(lines) == 1 and lines[0].startswith('error: bad config: config.' + name), r.stderr
+  assert value in lines[0] and 'Traceback' not in r.stderr
+  assert not workdir.exists()
+
+
 def test_checkpoints_keep_last_k(tmp_path):
   from configs_loader import load  # pylint: disable=g-import-not-at-top
   config = load('crbm.py:test')

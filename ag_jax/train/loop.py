@@ -172,11 +172,11 @@ def _check_finite(values: dict[str, float], last_good: int, step: int):
 def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
   """Trains (or resumes) in `workdir`; returns the last logged metrics (and eval metrics)."""
   workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
   parallel.initialize_distributed()
   is_main = jax.process_index() == 0
   changed = _config_changes(config, workdir)
-  setup = build(config)
+  setup = build(config)  # a bad config value raises here, before the workdir exists
+  workdir.mkdir(parents=True, exist_ok=True)
   tc = config.train
   ckpt = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
   try:

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
 import optax
 
+from ag_jax.config_base import ConfigError
 from ag_jax.models import crbm
 from ag_jax.models import rbm
 
@@ -72,7 +73,20 @@ def optimizer(config) -> optax.GradientTransformation:
   raise ValueError(f'config.model.optimizer={m.optimizer!r}: use sgd or adam.')
 
 
+def check_config(config) -> None:
+  """The model fields that have a fixed set of values, as one ConfigError naming the field."""
+  m = config.model
+  try:
+    rbm.check_hidden(getattr(m, 'hidden', 'bernoulli'))
+    learning_rate(config)
+    optimizer(config)
+    check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
+  except ValueError as e:
+    raise ConfigError(str(e) if str(e).startswith('config.') else f'config.model.{e}') from e
+
+
 def create_state(config, info, key: jax.Array) -> RBMState:
+  check_config(config)
   lay = layout(config, info)
   k_params, k_chains = jax.random.split(key)
   params = crbm.init_params(k_params, lay, config.model.num_hidden, info.allele_freq,
