@@ -8,7 +8,6 @@ and returns the config locked, so a typo in `--config.x.y=v` is an error.
 import ml_collections
 
 
-
 class ConfigError(ValueError):
   """A config value the model cannot use; the message names the field. Raised before the
   workdir is touched."""
