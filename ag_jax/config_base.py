@@ -12,6 +12,7 @@ class ConfigError(ValueError):
   """A config value the model cannot use; the message names the field. Raised before the
   workdir is touched."""
 
+
 def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
