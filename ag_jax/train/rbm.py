@@ -78,8 +78,7 @@ def check_config(config) -> None:
   m = config.model
   try:
     rbm.check_hidden(getattr(m, 'hidden', 'bernoulli'))
-    learning_rate(config)
-    optimizer(config)
+    optimizer(config)  # also builds the learning-rate schedule, so checks lr_decay
     check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
   except ValueError as e:
     raise ConfigError(str(e) if str(e).startswith('config.') else f'config.model.{e}') from e
