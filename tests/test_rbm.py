@@ -240,6 +240,8 @@ def test_default_crbm_is_relu_and_dense_variants_keep_bernoulli():
   from configs_loader import load  # pylint: disable=g-import-not-at-top
   bare = load('crbm.py')
   assert (bare.model.hidden, bare.model.centred, bare.model.lr_decay) == ('relu', False, 'cosine')
+  assert bare.model.gibbs_steps == 20  # 10 left 3 of 4 training seeds far worse (README)
+  assert load('crbm.py:test').model.gibbs_steps == 2
   assert load('crbm.py:1000g_805').model.hidden == 'relu'
   for variant in ('test', 'dense', '1000g_agbl4', 'chromosome', 'bench'):
     c = load(f'crbm.py:{variant}')
