@@ -54,9 +54,9 @@ def relu_genome_wide(m: ml_collections.ConfigDict) -> None:
   weights: AF r 0.934 / 0.949 / 0.982 / 0.999 from 200 / 500 / 2,000 / 5,000 sweeps).
   All of this was tuned on training seed 0 with 10 Gibbs steps per update; seeds 1-3 then gave
   AF r 0.96-0.98 and PCA Wasserstein 0.38-0.50 (Bernoulli hiddens vary as much). 20 steps per
-  update (twice the training time) brought seeds 1-3 to AF r 0.989-0.996 and PCA 0.23-0.31:
-  the persistent chains follow the model closely enough that long sampling chains do not
-  find modes training never corrected.
+  update (1.8x the training time) brought seeds 1-3 to AF r 0.989-0.996 and PCA 0.23-0.31
+  (seed 0: PCA 0.200, privacy loss 0.008), presumably because longer persistent chains leave
+  fewer of the modes a 5,000-sweep sampling chain finds uncorrected by training.
   """
   m.hidden = 'relu'
   m.gibbs_steps = 20
