@@ -74,7 +74,7 @@ def optimizer(config) -> optax.GradientTransformation:
 
 
 def check_config(config) -> None:
-  """Model fields with a fixed set of values or a lower bound, as one ConfigError naming the field."""
+  """Model fields with a fixed set of values or a lower bound: one ConfigError naming the field."""
   m = config.model
   try:
     rbm.check_hidden(getattr(m, 'hidden', 'bernoulli'))
