@@ -187,3 +187,28 @@ def test_ld_decay_within_real_spread(tmp_path):
   assert res['collapsed']['exact_copy_rate'] == 1.0 and np.isfinite(res['collapsed']['af_r'])
   page = (tmp_path / 'report.html').read_text()
   assert 'src="ld_decay.png"' in page
+
+
+def test_distance_sample_covering_the_sets_is_exact_and_seed_free(sets):
+  """Drawing as many haplotypes as the sets hold (equal sizes: both are drawn to the smaller),
+  distance_wasserstein is the Wasserstein distance between the full within-set distance
+  distributions (scipy on brute-force Hamming) whatever the seed; from a 150-haplotype draw it
+  depends on the seed (the noise the flag exists to remove)."""
+  real, _, rbm = sets
+  train, synth = real.genotypes[:300], rbm[:300]
+  brute = lambda x: scipy.spatial.distance.pdist(x, 'hamming') * x.shape[1]
+  want = scipy.stats.wasserstein_distance(brute(train), brute(synth))
+  full = [evaluate.evaluate_set(train, synth, None, distance_sample=400, seed=s)[0]
+          ['distance_wasserstein'] for s in (0, 1)]
+  np.testing.assert_allclose(full, [want, want], rtol=1e-6)
+  small = [evaluate.evaluate_set(train, synth, None, distance_sample=150, seed=s)[0]
+           ['distance_wasserstein'] for s in (0, 1)]
+  assert small[0] != small[1]
+
+
+def test_evaluate_cli_rejects_a_distance_sample_below_two(tmp_path):
+  r = subprocess.run([sys.executable, str(ROOT / 'experiments' / 'evaluate.py'), '--real=1000g_805',
+                      f'--synthetic={PUBLISHED_RBM}', f'--output={tmp_path / "ev"}',
+                      '--distance_sample=1'], capture_output=True, text=True)
+  assert r.returncode == 1 and '--distance_sample=1' in r.stderr and 'Traceback' not in r.stderr
+  assert not (tmp_path / 'ev').exists()

@@ -133,7 +133,8 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
                    output_dir: str | os.PathLike, real_test: np.ndarray | None = None,
                    positions=None, chrom=None, populations=None, seed: int = 0,
                    ld_max_distance: int = 200, max_haplotypes: int = 5000,
-                   include_real_reference: bool = True, progress: bool = True) -> dict:
+                   distance_sample: int = 1000, include_real_reference: bool = True,
+                   progress: bool = True) -> dict:
   """Evaluates each synthetic set; writes metrics.json, PNGs and report.html into output_dir.
 
   With `real_test` and `include_real_reference`, the test split itself is evaluated as a set
@@ -158,7 +159,8 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
     test = None if name == 'real_test' else real_test
     m, e = evaluate_set(real_train, np.asarray(synth, np.uint8), test, seed=seed,
                         positions=positions, single_chromosome=single, pca=pca, trip=trip,
-                        ld_max_distance=ld_max_distance, max_haplotypes=max_haplotypes)
+                        ld_max_distance=ld_max_distance, max_haplotypes=max_haplotypes,
+                        distance_sample=distance_sample)
     m['num_haplotypes'] = int(len(synth))
     results[name], extras[name] = m, e
     if progress:
