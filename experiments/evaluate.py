@@ -25,8 +25,8 @@ _MAX = flags.DEFINE_integer('max_haplotypes', 5000, 'Subsample sets above this s
 _DISTANCE_SAMPLE = flags.DEFINE_integer(
     'distance_sample', 1000, 'Haplotypes per set drawn for the pairwise-distance statistics '
     '(distance_wasserstein). 1,000 draws leave this statistic noisy on structured data (on the '
-    '805 SNPs its SD over --seed is up to 2.6); 5000 uses every haplotype of 5,000-AG sets '
-    '(SD 0.2-0.3), at about 16x the memory and time of that step.')
+    '805 SNPs its SD over --seed is up to 2.8); 5000 uses every haplotype of 5,000-AG sets '
+    '(SD 0.15-0.32, as README says), at about 16x the memory and time of that step.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Subsampling seed.')
 flags.mark_flags_as_required(['real', 'synthetic', 'output'])
 

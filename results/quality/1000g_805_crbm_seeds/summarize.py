@@ -32,7 +32,10 @@ def main(root: str) -> None:
                    f'{v.mean():.{digits}f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.{digits}f}')
     lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
   text = '\n'.join(lines) + '\n'
-  (pathlib.Path(root) / 'summary.md').write_text(text)
+  out = pathlib.Path(root) / 'summary.md'
+  tmp = out.with_suffix('.md.tmp')  # a complete file or none, as run_evaluation writes
+  tmp.write_text(text)
+  tmp.replace(out)
   print(text, end='')
 
 
