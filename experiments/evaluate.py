@@ -48,9 +48,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   from ag_jax import data, evaluate  # pylint: disable=g-import-not-at-top
-  if _DISTANCE_SAMPLE.value < 2:
-    print(f'error: --distance_sample={_DISTANCE_SAMPLE.value}: use 2 or more (distances are '
-          'between pairs of haplotypes).', file=sys.stderr)
+  try:  # before reading any data
+    evaluate.check_options(ld_max_distance=_LD_DISTANCE.value, max_haplotypes=_MAX.value,
+                           distance_sample=_DISTANCE_SAMPLE.value)
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
   try:
     real = _REAL.value

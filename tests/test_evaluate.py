@@ -212,3 +212,17 @@ def test_evaluate_cli_rejects_a_distance_sample_below_two(tmp_path):
                       '--distance_sample=1'], capture_output=True, text=True)
   assert r.returncode == 1 and '--distance_sample=1' in r.stderr and 'Traceback' not in r.stderr
   assert not (tmp_path / 'ev').exists()
+
+
+@pytest.mark.parametrize('option, value', [('distance_sample', 1), ('max_haplotypes', 0),
+                                           ('ld_max_distance', 0), ('distance_sample', 2.5)])
+def test_run_evaluation_rejects_a_bad_size_option_before_writing(sets, tmp_path, option, value):
+  """Python callers get the CLI's check (one message naming the option), not scipy's error on
+  an empty array halfway through, and no output directory."""
+  real, _, rbm = sets
+  with pytest.raises(ValueError, match=f'--{option}={value}: use an integer of'):
+    evaluate.run_evaluation(real.genotypes[:200], {'rbm': rbm[:200]}, tmp_path / 'ev',
+                            progress=False, **{option: value})
+  assert not (tmp_path / 'ev').exists()
+  with pytest.raises(ValueError, match=f'--{option}={value}'):
+    evaluate.evaluate_set(real.genotypes[:200], rbm[:200], None, **{option: value})

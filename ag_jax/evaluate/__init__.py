@@ -42,6 +42,27 @@ METRIC_KEYS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserst
                'privacy_loss_se', 'exact_copy_rate', 'mia_auc')
 
 
+# Smallest value each size option takes, and why (the message a caller sees).
+_OPTION_MINIMUM = {
+    'ld_max_distance': (1, 'LD pairs are SNPs 1 or more apart'),
+    'max_haplotypes': (2, 'the statistics compare pairs of haplotypes'),
+    'distance_sample': (2, 'distances are between pairs of haplotypes'),
+    'privacy_draws': (1, 'privacy loss averages over train draws'),
+}
+
+
+def check_options(**options: int) -> None:
+  """Raises ValueError naming the first size option below its minimum (`_OPTION_MINIMUM`).
+
+  Called by `evaluate_set` and `run_evaluation` before any work or output, and by
+  experiments/evaluate.py before it reads data; the message uses the CLI's flag spelling.
+  """
+  for name, value in options.items():
+    low, why = _OPTION_MINIMUM[name]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+      raise ValueError(f'--{name}={value}: use an integer of {low} or more ({why}).')
+
+
 def _subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
   return x if len(x) <= n else x[np.sort(rng.choice(len(x), n, replace=False))]
 
@@ -56,6 +77,8 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
                  distance_sample: int = 1000, seed: int = 0, positions=None,
                  single_chromosome: bool = False, pca=None, trip=None) -> tuple[dict, dict]:
   """Metrics of one synthetic set and the arrays the plots need."""
+  check_options(ld_max_distance=ld_max_distance, max_haplotypes=max_haplotypes,
+                privacy_draws=privacy_draws, distance_sample=distance_sample)
   rng = np.random.default_rng(seed)
   m, extra = {}, {}
   af_real, af_syn = stats.allele_freq(real), stats.allele_freq(synth)
@@ -141,6 +164,8 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
   (`real_test`): the real-vs-real ceiling any generator can reach.
   """
   del populations
+  check_options(ld_max_distance=ld_max_distance, max_haplotypes=max_haplotypes,
+                distance_sample=distance_sample)  # before output_dir exists
   out = pathlib.Path(output_dir)
   out.mkdir(parents=True, exist_ok=True)
   chroms = set(np.asarray(chrom).tolist()) if chrom is not None else set()
