@@ -109,6 +109,10 @@ def test_privacy_loss_and_its_standard_error(ds805):
   assert leak['privacy_loss'] > 5 * leak['privacy_loss_se'], leak
   # Half the 'fair' set are train-split people not in `train[:3000]`: no one is a member.
   assert abs(fair['privacy_loss']) < 3 * fair['privacy_loss_se'], fair
+  # The audit names the leak (and the copies behind it) and nothing for real people.
+  kinds = [line.split(':')[0] for line in evaluate.findings(leak)]
+  assert {'privacy', 'copies', 'membership'} <= set(kinds), kinds
+  assert evaluate.findings(fair) == []
 
 
 def test_run_evaluation_ranks_published_sets(tmp_path, sets, ds805):
@@ -126,6 +130,10 @@ def test_run_evaluation_ranks_published_sets(tmp_path, sets, ds805):
   page = (tmp_path / 'report.html').read_text()
   for img in ('af.png', 'ld.png', 'pca.png', 'distances.png', 'aats.png'):
     assert f'src="{img}"' in page and (tmp_path / img).stat().st_size > 1000
+  # The published GAN's AGs clump (aa_syn > 0.9, README); the RBM's and real people's do not.
+  audit = page[page.index('<h2>Findings</h2>'):]
+  assert '<b>gan</b>: diversity' in audit
+  assert '<b>rbm</b>' not in audit and '<b>real_test</b>' not in audit
   table = (tmp_path / 'table.md').read_text().splitlines()
   assert [r.split(' | ')[0] for r in table[2:]] == ['| real_test', '| gan', '| rbm']
   assert f"{m['rbm']['ld_r']:.4f}" in table[4]

@@ -36,6 +36,7 @@ import scipy.stats
 
 from ag_jax.evaluate import stats
 from ag_jax.evaluate import report as report_lib
+from ag_jax.evaluate.audit import findings
 
 METRIC_KEYS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
                'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss',
@@ -191,6 +192,8 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
     if progress:
       print(f'evaluated {name} ({len(synth)} x {synth.shape[1]}) in {time.time() - t0:.1f}s: '
             + ', '.join(f'{k} {m[k]:.4f}' for k in METRIC_KEYS if k in m), flush=True)
+      for line in findings(m, results.get('real_test')):
+        print(f'  warning: {line}', flush=True)
   tmp = out / 'metrics.json.tmp'
   tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
   tmp.replace(out / 'metrics.json')

@@ -13,6 +13,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from ag_jax.data import writers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top,wrong-import-position
+from ag_jax.evaluate.audit import findings  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
            'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss',
@@ -146,6 +147,12 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
   for name, m in results.items():
     cells = ''.join(f'<td>{_cell(m, c)}</td>' for c in COLUMNS)
     rows.append(f'<tr><th>{html.escape(name)}</th>{cells}</tr>')
+  warn = []
+  for name, m in results.items():
+    for line in findings(m, results.get('real_test')):
+      warn.append(f'<li><b>{html.escape(name)}</b>: {html.escape(line)}</li>')
+  audit = (f'<h2>Findings</h2><ul>{"".join(warn)}</ul>' if warn else
+           '<h2>Findings</h2><p>No set crosses the privacy, copy or diversity limits.</p>')
   figs = ''.join(f'<figure><img src="{i}" alt="{i}"><figcaption>{i}</figcaption></figure>'
                  for i in images if i)
   page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ag_jax evaluation</title>
@@ -159,6 +166,7 @@ real split evaluated like a synthetic set (the ceiling). privacy_loss = aats_tes
 (privacy_loss_se: its standard error);
 mia_auc 0.5 = no membership leakage.</p>
 <table><tr><th>set</th>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr>{''.join(rows)}</table>
+{audit}
 {figs}</body></html>"""
   path = out / 'report.html'
   for name, text in ((path.name, page), ('table.md', markdown_table(results))):
