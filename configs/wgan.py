@@ -74,7 +74,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     else:
       raise ValueError(f'unknown variant {v!r}; known: test, paper65k, paper16k, bench, '
                        '1000g_805, 1000g_agbl4.')
-  # Each step consumes critic_iter x pack_m x batch_size real rows.
-  c.train.batch_size = m.critic_iter * m.pack_m * m.batch_size
+  # Each step consumes critic_iter x pack_m x batch_size real rows: a lazy product, so
+  # --config.model.critic_iter=10 (or pack_m, batch_size) on the command line follows through.
+  c.train.batch_size = m.get_ref('critic_iter') * m.get_ref('pack_m') * m.get_ref('batch_size')
   c.lock()
   return c

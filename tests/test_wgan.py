@@ -1,5 +1,8 @@
 """The conv WGAN against the paper's layer tables (paper_notes.md 2.4, 2.5); the GAN; steps."""
 
+import subprocess
+import sys
+
 import flax.linen as nn
 from flax import traverse_util
 import jax
@@ -7,11 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from ag_jax.config_base import ConfigError
 from ag_jax.models import gan as gan_lib
 from ag_jax.models import wgan
 from ag_jax.train import adversarial
 from ag_jax.train.loop import DataInfo
 from configs_loader import load
+from conftest import ROOT
 
 # Tables of paper_notes.md 2.4 (65,535) and 2.5 (16,383): per block the output channels of
 # each conv layer, and the kind of each layer: s = Conv s1, T1 = ConvT p1, T0 = ConvT p0,
@@ -275,5 +280,26 @@ def test_no_average_when_decay_is_zero(ds805):
   state = adversarial.create_state(config, _info(805), jax.random.key(0))
   assert state.g_ema == {}
   config.model.ema_decay = 1.0  # would never move: one clear error
-  with pytest.raises(ValueError, match='ema_decay must be in'):
+  with pytest.raises(ValueError, match=r'ema_decay=1.0: must be in'):
     adversarial.create_state(config, _info(805), jax.random.key(0))
+
+
+def test_batch_follows_the_step_and_a_mismatch_is_one_config_error(tmp_path):
+  """train.batch_size is critic_iter x pack_m x batch_size, also after an override; set to
+  anything else, it is one 'error: bad config' line before the workdir exists (it was a reshape
+  traceback from inside the jitted step)."""
+  config = load('wgan.py:test')
+  config.model.critic_iter = 3
+  assert config.train.batch_size == 3 * config.model.pack_m * config.model.batch_size
+  adversarial.create_state(config, _info(805), jax.random.key(0))
+  config.train.batch_size = 24
+  with pytest.raises(ConfigError, match=r'batch_size=24.* = 36 rows: set --config.train.batch_size=36'):
+    adversarial.create_state(config, _info(805), jax.random.key(0))
+  workdir = tmp_path / 'run'
+  r = subprocess.run([sys.executable, str(ROOT / 'experiments' / 'train.py'),
+                      f'--config={ROOT / "configs" / "wgan.py"}:test', f'--workdir={workdir}',
+                      '--config.train.batch_size=10'], capture_output=True, text=True)
+  lines = r.stderr.strip().splitlines()
+  assert r.returncode == 2 and len(lines) == 1, r.stderr
+  assert lines[0].startswith('error: bad config: config.train.batch_size=10'), r.stderr
+  assert not workdir.exists()

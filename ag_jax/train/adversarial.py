@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ag_jax.config_base import ConfigError
 from ag_jax.models import gan as gan_lib
 from ag_jax.models import wgan as wgan_lib
 
@@ -44,7 +45,7 @@ class GANState:
 def _ema_decay(config) -> float:
   decay = float(config.model.get('ema_decay', 0.0))
   if not 0.0 <= decay < 1.0:
-    raise ValueError(f'model.ema_decay must be in [0, 1) (0 = no weight average), got {decay}.')
+    raise ConfigError(f'config.model.ema_decay={decay}: must be in [0, 1) (0 = no weight average).')
   return decay
 
 
@@ -92,7 +93,24 @@ def _latents(pyr, key, batch, noise_dim):
   return z, [jax.random.normal(k, s) for k, s in zip(keys, shapes)]
 
 
+def check_wgan_config(config) -> None:
+  """One ConfigError when the loop's batch is not what a step consumes (it would otherwise
+  fail inside the jitted step with a reshape error)."""
+  m = config.model
+  for field in ('critic_iter', 'pack_m', 'batch_size'):
+    if int(m[field]) < 1:
+      raise ConfigError(f'config.model.{field}={m[field]}: use 1 or more.')
+  rows = m.critic_iter * m.pack_m * m.batch_size
+  if config.train.batch_size != rows:
+    raise ConfigError(
+        f'config.train.batch_size={config.train.batch_size}, but a WGAN step consumes '
+        f'model.critic_iter x model.pack_m x model.batch_size = {m.critic_iter} x {m.pack_m} x '
+        f'{m.batch_size} = {rows} rows: set --config.train.batch_size={rows}, or leave it to '
+        'configs/wgan.py, which derives it.')
+
+
 def _wgan_create(config, info, key):
+  check_wgan_config(config)
   pyr, gen, critic = _wgan_modules(config, info)
   m = config.model
   kg, kc, kz = jax.random.split(key, 3)
