@@ -176,7 +176,7 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
   sets = dict(synthetic)
   if real_test is not None and include_real_reference:
     sets = {'real_test': real_test, **sets}
-  results, extras = {}, {}
+  results, extras, audit = {}, {}, {}
   for name, synth in sets.items():
     t0 = time.time()
     if synth.shape[1] != real_train.shape[1]:
@@ -189,13 +189,14 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
                         distance_sample=distance_sample)
     m['num_haplotypes'] = int(len(synth))
     results[name], extras[name] = m, e
+    audit[name] = findings(m, results.get('real_test'))
     if progress:
       print(f'evaluated {name} ({len(synth)} x {synth.shape[1]}) in {time.time() - t0:.1f}s: '
             + ', '.join(f'{k} {m[k]:.4f}' for k in METRIC_KEYS if k in m), flush=True)
-      for line in findings(m, results.get('real_test')):
+      for line in audit[name]:
         print(f'  warning: {line}', flush=True)
   tmp = out / 'metrics.json.tmp'
   tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
   tmp.replace(out / 'metrics.json')
-  report_lib.write_report(out, results, extras, real_train, sets)
+  report_lib.write_report(out, results, extras, real_train, sets, audit)
   return results

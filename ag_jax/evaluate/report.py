@@ -13,7 +13,6 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from ag_jax.data import writers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top,wrong-import-position
-from ag_jax.evaluate.audit import findings  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
            'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss',
@@ -138,7 +137,9 @@ def plot_aats(out, results) -> str:
 
 
 def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.ndarray,
-                 synthetic: dict[str, np.ndarray]) -> pathlib.Path:
+                 synthetic: dict[str, np.ndarray],
+                 audit: dict[str, list[str]]) -> pathlib.Path:
+  """report.html and table.md; `audit` is each set's findings (ag_jax.evaluate.audit)."""
   first = next(((n, x) for n, x in synthetic.items() if n != 'real_test'), None)
   images = [plot_af(out, extras), plot_ld(out, extras), plot_ld_decay(out, extras),
             plot_ld_heatmap(out, real_train, first), plot_pca(out, extras),
@@ -147,12 +148,10 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
   for name, m in results.items():
     cells = ''.join(f'<td>{_cell(m, c)}</td>' for c in COLUMNS)
     rows.append(f'<tr><th>{html.escape(name)}</th>{cells}</tr>')
-  warn = []
-  for name, m in results.items():
-    for line in findings(m, results.get('real_test')):
-      warn.append(f'<li><b>{html.escape(name)}</b>: {html.escape(line)}</li>')
-  audit = (f'<h2>Findings</h2><ul>{"".join(warn)}</ul>' if warn else
-           '<h2>Findings</h2><p>No set crosses the privacy, copy or diversity limits.</p>')
+  warn = [f'<li><b>{html.escape(name)}</b>: {html.escape(line)}</li>'
+          for name, lines in audit.items() for line in lines]
+  audit_html = (f'<h2>Findings</h2><ul>{"".join(warn)}</ul>' if warn else
+                '<h2>Findings</h2><p>No set crosses the privacy, copy or diversity limits.</p>')
   figs = ''.join(f'<figure><img src="{i}" alt="{i}"><figcaption>{i}</figcaption></figure>'
                  for i in images if i)
   page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ag_jax evaluation</title>
@@ -166,7 +165,7 @@ real split evaluated like a synthetic set (the ceiling). privacy_loss = aats_tes
 (privacy_loss_se: its standard error);
 mia_auc 0.5 = no membership leakage.</p>
 <table><tr><th>set</th>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr>{''.join(rows)}</table>
-{audit}
+{audit_html}
 {figs}</body></html>"""
   path = out / 'report.html'
   for name, text in ((path.name, page), ('table.md', markdown_table(results))):
