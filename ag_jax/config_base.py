@@ -13,6 +13,14 @@ class ConfigError(ValueError):
   workdir is touched."""
 
 
+def check_positive(model: ml_collections.ConfigDict, fields: tuple[str, ...]) -> None:
+  """One ConfigError for the first of `fields` of config.model below 1 (missing fields pass)."""
+  for field in fields:
+    value = model.get(field, 1)
+    if int(value) < 1:
+      raise ConfigError(f'config.model.{field}={value}: use 1 or more.')
+
+
 def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0

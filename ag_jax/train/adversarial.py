@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ag_jax.config_base import ConfigError
+from ag_jax.config_base import ConfigError, check_positive
 from ag_jax.models import gan as gan_lib
 from ag_jax.models import wgan as wgan_lib
 
@@ -97,9 +97,7 @@ def check_wgan_config(config) -> None:
   """One ConfigError when the loop's batch is not what a step consumes (it would otherwise
   fail inside the jitted step with a reshape error)."""
   m = config.model
-  for field in ('critic_iter', 'pack_m', 'batch_size'):
-    if int(m[field]) < 1:
-      raise ConfigError(f'config.model.{field}={m[field]}: use 1 or more.')
+  check_positive(m, ('critic_iter', 'pack_m', 'batch_size'))
   rows = m.critic_iter * m.pack_m * m.batch_size
   if config.train.batch_size != rows:
     raise ConfigError(

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
 import optax
 
-from ag_jax.config_base import ConfigError
+from ag_jax.config_base import ConfigError, check_positive
 from ag_jax.models import crbm
 from ag_jax.models import rbm
 
@@ -80,12 +80,10 @@ def check_config(config) -> None:
     rbm.check_hidden(getattr(m, 'hidden', 'bernoulli'))
     optimizer(config)  # also builds the learning-rate schedule, so checks lr_decay
     check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
-    for field in ('num_hidden', 'gibbs_steps', 'sample_sweeps'):
-      value = getattr(m, field, 1)
-      if int(value) < 1:  # 0 Gibbs steps trains on the start state: NaN 250 steps later
-        raise ValueError(f'{field}={value}: use 1 or more.')
   except ValueError as e:
     raise ConfigError(str(e) if str(e).startswith('config.') else f'config.model.{e}') from e
+  # 0 Gibbs steps trains on the start state: NaN 250 steps later.
+  check_positive(m, ('num_hidden', 'gibbs_steps', 'sample_sweeps'))
 
 
 def create_state(config, info, key: jax.Array) -> RBMState:
