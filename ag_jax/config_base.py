@@ -13,10 +13,11 @@ class ConfigError(ValueError):
   workdir is touched."""
 
 
-def check_positive(model: ml_collections.ConfigDict, fields: tuple[str, ...]) -> None:
-  """One ConfigError for the first of `fields` of config.model below 1 (missing fields pass)."""
+def check_positive(model, fields: tuple[str, ...]) -> None:
+  """One ConfigError for the first of `fields` of config.model below 1 (missing fields pass;
+  `model` is a ConfigDict or any object with those attributes)."""
   for field in fields:
-    value = model.get(field, 1)
+    value = getattr(model, field, 1)
     if int(value) < 1:
       raise ConfigError(f'config.model.{field}={value}: use 1 or more.')
 
