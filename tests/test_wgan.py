@@ -303,3 +303,44 @@ def test_batch_follows_the_step_and_a_mismatch_is_one_config_error(tmp_path):
   assert r.returncode == 2 and len(lines) == 1, r.stderr
   assert lines[0].startswith('error: bad config: config.train.batch_size=10'), r.stderr
   assert not workdir.exists()
+
+
+def test_minibatch_std_scores_the_spread_of_each_group(ds805):
+  """minibatch_std is, per position, the channel mean of the std over each group of 4 samples
+  (sample i in group i mod B/4), checked against numpy on real haplotypes: ~0 for a batch of
+  copies, positive for distinct people."""
+  x = ds805.read_split('train')[:8].astype(np.float32)[:, :40, None].repeat(3, axis=-1)
+  x[..., 1] = 1 - x[..., 1]
+  got = np.asarray(wgan.minibatch_std(jnp.asarray(x)))
+  groups = [[0, 2, 4, 6], [1, 3, 5, 7]]
+  expect = np.stack([np.sqrt(x[g].var(axis=0) + 1e-8).mean(axis=-1) for g in groups])
+  np.testing.assert_allclose(got, expect[[0, 1, 0, 1, 0, 1, 0, 1]], rtol=1e-5)
+  assert got.mean() > 0.1
+  copies = np.asarray(wgan.minibatch_std(jnp.asarray(np.repeat(x[:1], 8, axis=0))))
+  assert copies.max() < 1e-3
+  assert np.asarray(wgan.minibatch_std(jnp.ones((6, 5, 2)))).shape == (6, 5)  # 6 % 4: one group
+
+
+@pytest.mark.parametrize('where', ['features', 'output'])
+def test_minibatch_std_critic_scores_depend_on_the_rest_of_the_batch(ds805, where):
+  """With the option, one sample's score changes when another sample of its group changes (and
+  not when one of the other group does); without it, scores are per sample."""
+  pyr = wgan.pyramid_for(805)
+  rows = ds805.read_split('train')[:24].astype(np.float32)
+  x = np.zeros((8, pyr.length, 3), np.float32)
+  x[:, :805] = rows.reshape(3, 8, 805).transpose(1, 2, 0)
+  y = x.copy()
+  y[2] = 1 - y[2]  # sample 2 is in sample 0's group (0, 2, 4, 6), not in sample 1's
+  for mode, depends in ((where, True), ('none', False)):
+    critic = wgan.Critic(pyr, 2, mode)
+    v = critic.init(jax.random.key(0), jnp.asarray(x))
+    a, b = np.asarray(critic.apply(v, jnp.asarray(x))), np.asarray(critic.apply(v, jnp.asarray(y)))
+    assert (abs(a[0] - b[0]) > 1e-6) == depends
+    assert a[1] == pytest.approx(b[1], abs=1e-6)
+
+
+def test_minibatch_std_option_is_checked():
+  config = load('wgan.py:test')
+  config.model.minibatch_std = 'feature'
+  with pytest.raises(ConfigError, match=r"minibatch_std='feature': use one of none, features, output"):
+    adversarial.create_state(config, _info(805), jax.random.key(0))

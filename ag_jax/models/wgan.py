@@ -176,9 +176,34 @@ class CriticResidual(nn.Module):
     return x + y
 
 
+MBSTD_GROUP = 4  # ProGAN's minibatch-std group size
+
+
+def minibatch_std(x: jax.Array, group: int = MBSTD_GROUP) -> jax.Array:
+  """[B, L, C] -> [B, L]: at each position the std of the features across a group of samples,
+  averaged over channels (Karras et al. 2018, "minibatch standard deviation"). Sample i is in
+  group i mod B/g, as in ProGAN. A collapsed generator gives groups of near-identical samples
+  (std ~0) that real data do not, so the critic can score diversity."""
+  b = x.shape[0]
+  g = min(group, b)
+  if b % g:
+    g = b
+  y = x.reshape(g, b // g, *x.shape[1:])
+  s = jnp.sqrt(jnp.var(y, axis=0) + 1e-8).mean(axis=-1)  # [B/g, L]
+  return jnp.tile(s, (g, 1))
+
+
+MINIBATCH_STD = ('none', 'features', 'output')
+
+
 class Critic(nn.Module):
   pyramid: Pyramid
   channels: int = 10
+  # Where a minibatch-std feature enters (model.minibatch_std): 'none' (the paper); 'features'
+  # = a channel in front of the last block (per position; the InstanceNorms after it remove its
+  # mean over positions but not its profile); 'output' = its mean as one more input of the final
+  # Linear, after every normalisation.
+  minibatch_std: str = 'none'
 
   @nn.compact
   def __call__(self, x):
@@ -198,10 +223,15 @@ class Critic(nn.Module):
       if d % 2 == 1 and d + 1 < p.num_up:
         x = CriticResidual()(x)
     x = LocationChannel(lengths[p.num_up + 1])(x)
+    diversity = minibatch_std(x) if self.minibatch_std != 'none' else None
+    if self.minibatch_std == 'features':
+      x = jnp.concatenate([x, diversity[..., None]], axis=-1)
     m = 6 + 8 * p.num_up
     x = _critic_layer(x, c * (m + 2))
     x = _critic_layer(x, c * (m + 4), 2, 'VALID')
     x = _critic_layer(x, c * (m + 6))
     x = conv(1, 2, ((1, 1),), bias=True)(x)  # PyTorch Conv1d(k3, s2, p1): 2L - 1 -> L
-    x = nn.leaky_relu(InstanceNorm()(x), ALPHA)
-    return nn.Dense(1, kernel_init=_torch_uniform((0,)))(x[..., 0])[..., 0]
+    x = nn.leaky_relu(InstanceNorm()(x), ALPHA)[..., 0]
+    if self.minibatch_std == 'output':
+      x = jnp.concatenate([x, diversity.mean(axis=-1, keepdims=True)], axis=-1)
+    return nn.Dense(1, kernel_init=_torch_uniform((0,)))(x)[..., 0]

@@ -77,7 +77,8 @@ def _global_norm(tree) -> jax.Array:
 def _wgan_modules(config, info):
   pyr = wgan_lib.pyramid_for(info.num_snps, int(config.model.get('max_latent', 4)))
   m = config.model
-  return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim), wgan_lib.Critic(pyr, m.channels))
+  return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim),
+          wgan_lib.Critic(pyr, m.channels, m.get('minibatch_std', 'none')))
 
 
 def _wgan_tx(config):
@@ -98,6 +99,10 @@ def check_wgan_config(config) -> None:
   fail inside the jitted step with a reshape error)."""
   m = config.model
   check_positive(m, ('critic_iter', 'pack_m', 'batch_size'))
+  mbstd = m.get('minibatch_std', 'none')
+  if mbstd not in wgan_lib.MINIBATCH_STD:
+    raise ConfigError(f'config.model.minibatch_std={mbstd!r}: use one of '
+                      f'{", ".join(wgan_lib.MINIBATCH_STD)}.')
   rows = m.critic_iter * m.pack_m * m.batch_size
   if config.train.batch_size != rows:
     raise ConfigError(
