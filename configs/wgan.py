@@ -52,6 +52,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # A minibatch-std feature in the critic ('none' = the paper, 'features', 'output'; see
   # ag_jax.models.wgan.Critic), against the AGs' clumping (aa_syn 1.000 on the 805 data).
   m.minibatch_std = 'none'
+  # Instance noise on the real haplotypes the critic sees (0 = none): alleles become
+  # U(0, a) / 1 - U(0, a), so exact 0/1 values stop being a feature that tells real from
+  # generated and the generator need not saturate its sigmoids.
+  m.real_noise = 0.0
 
   # With the average, two runs' 5,000 AGs had AF r 0.983 and 0.993 (~1.5 h each on one core).
   c.train.num_steps = 6000

@@ -344,3 +344,25 @@ def test_minibatch_std_option_is_checked():
   config.model.minibatch_std = 'feature'
   with pytest.raises(ConfigError, match=r"minibatch_std='feature': use one of none, features, output"):
     adversarial.create_state(config, _info(805), jax.random.key(0))
+
+
+def test_real_noise_moves_alleles_inwards_and_changes_the_critic_step(ds805):
+  """instance_noise: on real rows, 0 -> [0, a), 1 -> (1 - a, 1], every value moved; the option
+  changes the critic's update; a = 0.5 (all information gone) is a config error."""
+  x = ds805.read_split('train')[:64]
+  y = np.asarray(adversarial.instance_noise(jnp.asarray(x, jnp.float32), jax.random.key(0), 0.1))
+  assert np.all(np.abs(y - x) < 0.1) and np.all(np.abs(y - x) > 0)
+  assert np.all((y < 0.5) == (x == 0))
+  config = load('wgan.py:test')
+  info = _info(805, x)
+  batch = jnp.asarray(ds805.read_split('train')[:config.train.batch_size])
+  state = adversarial.create_state(config, info, jax.random.key(0))
+  critic = {}
+  for a in (0.0, 0.1):
+    config.model.real_noise = a
+    new, _ = jax.jit(adversarial.make_train_step(config, info))(state, batch, jax.random.key(1))
+    critic[a] = jax.tree.leaves(new.c_params)
+  assert any(bool(jnp.any(p != q)) for p, q in zip(critic[0.0], critic[0.1]))
+  config.model.real_noise = 0.5
+  with pytest.raises(ConfigError, match=r'real_noise=0.5: must be in \[0, 0.5\)'):
+    adversarial.create_state(config, info, jax.random.key(0))

@@ -94,6 +94,12 @@ def _latents(pyr, key, batch, noise_dim):
   return z, [jax.random.normal(k, s) for k, s in zip(keys, shapes)]
 
 
+def instance_noise(x: jax.Array, key: jax.Array, amount: float) -> jax.Array:
+  """0/1 alleles -> U(0, amount) / 1 - U(0, amount) (`model.real_noise`), so exact 0/1 values
+  are no feature that tells real haplotypes from the generator's sigmoid outputs."""
+  return x + (1 - 2 * x) * jax.random.uniform(key, x.shape, maxval=amount)
+
+
 def check_wgan_config(config) -> None:
   """One ConfigError when the loop's batch is not what a step consumes (it would otherwise
   fail inside the jitted step with a reshape error)."""
@@ -104,6 +110,8 @@ def check_wgan_config(config) -> None:
     raise ConfigError(f'config.model.minibatch_std={mbstd!r}: use one of '
                       f'{", ".join(wgan_lib.MINIBATCH_STD)}.')
   rows = m.critic_iter * m.pack_m * m.batch_size
+  if not 0.0 <= float(m.get('real_noise', 0.0)) < 0.5:
+    raise ConfigError(f'config.model.real_noise={m.real_noise}: must be in [0, 0.5) (0 = none).')
   if config.train.batch_size != rows:
     raise ConfigError(
         f'config.train.batch_size={config.train.batch_size}, but a WGAN step consumes '
@@ -143,6 +151,7 @@ def _wgan_train_step(config, info) -> Callable:
   m = config.model
   g_tx, c_tx = _wgan_tx(config)
   b, pack, n = m.batch_size, m.pack_m, info.num_snps
+  real_noise = float(m.get('real_noise', 0.0))
 
   def pack_rows(x):  # [pack * B, length] -> [B, length, pack]
     return jnp.transpose(x.reshape(pack, b, -1), (1, 2, 0))
@@ -164,7 +173,10 @@ def _wgan_train_step(config, info) -> Callable:
     c_params, c_opt, g_stats = carry
     real_rows, key = xs
     k_fake, k_loss = jax.random.split(key)
-    real = pack_rows(jnp.pad(real_rows.astype(jnp.float32), ((0, 0), (0, pyr.length - n))))
+    real = real_rows.astype(jnp.float32)
+    if real_noise > 0:  # fold_in: the other keys stay those of runs without noise
+      real = instance_noise(real, jax.random.fold_in(key, 1), real_noise)
+    real = pack_rows(jnp.pad(real, ((0, 0), (0, pyr.length - n))))
     fake, g_stats = _generate_wgan(gen, pyr, n, g_params, g_stats, k_fake, pack * b,
                                    m.noise_dim, True)
     fake = jax.lax.stop_gradient(pack_rows(fake))
