@@ -5,6 +5,7 @@ r"""Write artificial genomes from a trained workdir; the format follows the exte
   python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.hapt
   python experiments/generate.py --workdir=runs/crbm --sample_sweeps=200 --output=ags.hapt
   python experiments/generate.py --workdir=runs/crbm --sample_beta=1.05 --output=ags.hapt
+  python experiments/generate.py --workdir=runs/wgan --step=4000 --output=ags_4000.hapt
 
 VCF pairs consecutive haplotypes into phased diploid individuals (AG0 = haplotypes 0 and 1)
 and carries the training data's contigs, positions, ids and alleles.
@@ -26,6 +27,9 @@ _SWEEPS = flags.DEFINE_integer(
 _BETA = flags.DEFINE_float(
     'sample_beta', None, 'RBM/CRBM only: inverse temperature the Gibbs chains end at, instead '
     "of the trained config's model.sample_beta (1 samples the model; above 1 colder).")
+_STEP = flags.DEFINE_integer(
+    'step', None, 'Checkpoint step to generate from (default: the latest); the workdir keeps '
+    'the last config.train.keep_checkpoints.')
 flags.mark_flags_as_required(['workdir', 'output'])
 
 
@@ -53,7 +57,7 @@ def main(argv):
       print(f'error: {e}', file=sys.stderr)
       sys.exit(1)
   try:
-    trained = train.load_trained(_WORKDIR.value)
+    trained = train.load_trained(_WORKDIR.value, _STEP.value)
   except FileNotFoundError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
@@ -67,7 +71,8 @@ def main(argv):
     trained.config.model.update(overrides)
   batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value)
   n = writers.write_genotypes(out, batches, trained.setup.dataset.variants)
-  print(f'wrote {n} haplotypes x {trained.setup.info.num_snps} SNPs to {out}')
+  print(f'wrote {n} haplotypes x {trained.setup.info.num_snps} SNPs to {out} '
+        f'(checkpoint step {int(trained.state.step)})')
 
 
 if __name__ == '__main__':

@@ -237,6 +237,17 @@ def test_generate_sample_sweeps_override(tmp_path):
                        capture_output=True, text=True)
   assert bad.returncode == 1 and 'sample_beta' in bad.stderr and 'Traceback' not in bad.stderr
   assert not (tmp_path / 'x.hapt').exists()
+  steps = _steps(tmp_path)
+  assert len(steps) >= 2
+  out = tmp_path / 'ags_first.hapt'
+  r = subprocess.run(gen + [f'--output={out}', f'--step={steps[0]}'], capture_output=True, text=True)
+  assert r.returncode == 0 and f'(checkpoint step {steps[0]})' in r.stdout, r.stderr
+  assert not np.array_equal(np.loadtxt(out, dtype=str)[:, 2:].astype(np.uint8), outs['config'])
+  bad = subprocess.run(gen + [f'--output={tmp_path / "x.hapt"}', '--step=3'],
+                       capture_output=True, text=True)
+  assert bad.returncode == 1 and 'Traceback' not in bad.stderr
+  assert f'no checkpoint at step 3; it keeps steps {", ".join(map(str, steps))}' in bad.stderr
+  assert not (tmp_path / 'x.hapt').exists()
 
 
 def test_resume_with_a_config_the_checkpoint_does_not_fit(tmp_path):

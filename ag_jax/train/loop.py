@@ -350,8 +350,8 @@ class Trained:
     return generate(self.setup, self.state, num, seed, batch_size, progress)
 
 
-def load_trained(workdir: str | pathlib.Path) -> Trained:
-  """The config, data info and latest checkpointed state of a training workdir."""
+def load_trained(workdir: str | pathlib.Path, step: int | None = None) -> Trained:
+  """The config, data info and checkpointed state (`step`, default the latest) of a workdir."""
   workdir = pathlib.Path(workdir)
   path = workdir / 'config.json'
   if not path.exists():
@@ -361,6 +361,11 @@ def load_trained(workdir: str | pathlib.Path) -> Trained:
   ckpt = ckpt_lib.Checkpointer(workdir, keep=config.train.keep_checkpoints)
   if ckpt.latest_step() is None:
     raise FileNotFoundError(f'{workdir}: no checkpoint to generate from; train first.')
-  state = restore(setup, ckpt)
+  if step is not None and step not in ckpt.all_steps():
+    steps = ', '.join(map(str, ckpt.all_steps()))
+    ckpt.close()
+    raise FileNotFoundError(f'{workdir}: no checkpoint at step {step}; it keeps steps {steps} '
+                            '(config.train.keep_checkpoints).')
+  state = restore(setup, ckpt, step)
   ckpt.close()
   return Trained(config, setup, state)
