@@ -109,9 +109,9 @@ def check_wgan_config(config) -> None:
   if mbstd not in wgan_lib.MINIBATCH_STD:
     raise ConfigError(f'config.model.minibatch_std={mbstd!r}: use one of '
                       f'{", ".join(wgan_lib.MINIBATCH_STD)}.')
-  rows = m.critic_iter * m.pack_m * m.batch_size
   if not 0.0 <= float(m.get('real_noise', 0.0)) < 0.5:
     raise ConfigError(f'config.model.real_noise={m.real_noise}: must be in [0, 0.5) (0 = none).')
+  rows = m.critic_iter * m.pack_m * m.batch_size
   if config.train.batch_size != rows:
     raise ConfigError(
         f'config.train.batch_size={config.train.batch_size}, but a WGAN step consumes '

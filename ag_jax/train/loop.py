@@ -359,13 +359,14 @@ def load_trained(workdir: str | pathlib.Path, step: int | None = None) -> Traine
   config = ml_collections.ConfigDict(json.loads(path.read_text()))
   setup = build(config)
   ckpt = ckpt_lib.Checkpointer(workdir, keep=config.train.keep_checkpoints)
-  if ckpt.latest_step() is None:
-    raise FileNotFoundError(f'{workdir}: no checkpoint to generate from; train first.')
-  if step is not None and step not in ckpt.all_steps():
-    steps = ', '.join(map(str, ckpt.all_steps()))
+  try:
+    if ckpt.latest_step() is None:
+      raise FileNotFoundError(f'{workdir}: no checkpoint to generate from; train first.')
+    kept = ckpt.all_steps()
+    if step is not None and step not in kept:
+      raise FileNotFoundError(f'{workdir}: no checkpoint at step {step}; it keeps steps '
+                              f'{", ".join(map(str, kept))} (config.train.keep_checkpoints).')
+    state = restore(setup, ckpt, step)
+  finally:
     ckpt.close()
-    raise FileNotFoundError(f'{workdir}: no checkpoint at step {step}; it keeps steps {steps} '
-                            '(config.train.keep_checkpoints).')
-  state = restore(setup, ckpt, step)
-  ckpt.close()
   return Trained(config, setup, state)
