@@ -58,6 +58,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # U(0, a) / 1 - U(0, a), so exact 0/1 is no cue. 0.1 at 4,000 updates: PCA 0.358 / distance
   # 11.2 vs 0.425 / 16.0, but LD 0.786 vs 0.823 and AATS 0.644 vs 0.552.
   m.real_noise = 0.0
+  # What the critic sees of the generator: 'sigmoid' (the paper: probabilities; AGs are
+  # rounded) or 'bernoulli' (0/1 draws from them, with the straight-through gradient of the
+  # relaxed draw at st_temperature; AGs are draws). Real haplotypes are 0/1 draws around their
+  # population's frequencies, which a saturated sigmoid can only mimic from its latent noise.
+  m.output = 'sigmoid'
+  m.st_temperature = 1.0
 
   # With the average, two runs' 5,000 AGs had AF r 0.983 and 0.993 (~1.5 h each on one core).
   c.train.num_steps = 6000

@@ -9,7 +9,8 @@ Generator: latent N(0,1) [B, L, 2] + location-specific channel -> yellow block (
 ConvT s2 p1, Conv s1, ConvT s2 p0) -> up blocks (Conv, ConvT p0, Conv, ConvT p0), each with
 two fresh noise channels and a location channel in front, residual blocks after up blocks 1, 3,
 5, ... -> yellow output block -> Conv(+location channel) -> sigmoid. Convs have no bias and are
-followed by BatchNorm (PyTorch momentum 0.1) and LeakyReLU(0.01).
+followed by BatchNorm (PyTorch momentum 0.1) and LeakyReLU(0.01). With `model.output =
+'bernoulli'` the critic sees 0/1 draws from the sigmoid instead (`straight_through_bernoulli`).
 Critic: the mirror image with biased convs, affine InstanceNorm, a location channel in front of
 each down block, packing (pack_m samples as channels), and Linear(L -> 1) at the end.
 """
@@ -132,10 +133,10 @@ class Generator(nn.Module):
   noise_dim: int = 2
 
   @nn.compact
-  def __call__(self, z, noise, train: bool = True):
+  def __call__(self, z, noise, train: bool = True, logits: bool = False):
     """z: [B, L, noise_dim]; noise: list of num_up + 1 arrays [B, len_i, noise_dim].
 
-    Returns sigmoid probabilities [B, pyramid.length].
+    Returns sigmoid probabilities [B, pyramid.length] (their logits with `logits=True`).
     """
     c, p = self.channels, self.pyramid
     lengths = p.scale_lengths()
@@ -154,8 +155,23 @@ class Generator(nn.Module):
                                    (max(1, c // 2), 'convT'))):
       x = _gen_layer(x, f, train, kind)
     x = LocationChannel(p.length)(x)
-    x = conv(1, bias=True, name='output')(x)
-    return jax.nn.sigmoid(x[..., 0])
+    x = conv(1, bias=True, name='output')(x)[..., 0]
+    return x if logits else jax.nn.sigmoid(x)
+
+
+OUTPUTS = ('sigmoid', 'bernoulli')
+
+
+def straight_through_bernoulli(logits: jax.Array, key: jax.Array,
+                               temperature: float = 1.0) -> jax.Array:
+  """Exact Bernoulli(sigmoid(logits)) 0/1 draws whose gradient is that of the relaxed draw
+  sigmoid((logits + L) / temperature), L ~ Logistic(0, 1) (the binary Gumbel-softmax / concrete
+  relaxation, Jang et al. 2017; Maddison et al. 2017, with the straight-through estimator).
+  logits + L > 0 has probability sigmoid(logits), so the forward value is the draw itself."""
+  noise = jax.random.logistic(key, logits.shape, logits.dtype)
+  soft = jax.nn.sigmoid((logits + noise) / temperature)
+  hard = (logits + noise > 0).astype(logits.dtype)
+  return soft + jax.lax.stop_gradient(hard - soft)
 
 
 def noise_shapes(pyramid: Pyramid, batch: int, noise_dim: int = 2) -> list[tuple[int, int, int]]:

@@ -109,6 +109,11 @@ def check_wgan_config(config) -> None:
   if mbstd not in wgan_lib.MINIBATCH_STD:
     raise ConfigError(f'config.model.minibatch_std={mbstd!r}: use one of '
                       f'{", ".join(wgan_lib.MINIBATCH_STD)}.')
+  output, temperature = _wgan_output(config)
+  if output not in wgan_lib.OUTPUTS:
+    raise ConfigError(f'config.model.output={output!r}: use one of {", ".join(wgan_lib.OUTPUTS)}.')
+  if not temperature > 0:
+    raise ConfigError(f'config.model.st_temperature={temperature}: must be > 0.')
   if not 0.0 <= float(m.get('real_noise', 0.0)) < 0.5:
     raise ConfigError(f'config.model.real_noise={m.real_noise}: must be in [0, 0.5) (0 = none).')
   rows = m.critic_iter * m.pack_m * m.batch_size
@@ -134,15 +139,28 @@ def _wgan_create(config, info, key):
                   g_ema=_init_ema(config, gv['params']))
 
 
-def _generate_wgan(gen, pyr, num_snps, params, stats, key, batch, noise_dim, train):
+def _wgan_output(config) -> tuple[str, float]:
+  """(`model.output`, `model.st_temperature`): 'sigmoid' (the paper: the critic sees the
+  generator's probabilities, AGs are rounded) or 'bernoulli' (it sees 0/1 draws from them,
+  straight-through; AGs are draws too)."""
+  m = config.model
+  return m.get('output', 'sigmoid'), float(m.get('st_temperature', 1.0))
+
+
+def _generate_wgan(gen, pyr, num_snps, params, stats, key, batch, noise_dim, train,
+                   output=('sigmoid', 1.0)):
   z, noise = _latents(pyr, key, batch, noise_dim)
   variables = {'params': params, 'batch_stats': stats}
+  kind, temperature = output
+  logits = kind == 'bernoulli'
   if train:
-    out, upd = gen.apply(variables, z, noise, train=True, mutable=['batch_stats'])
+    out, upd = gen.apply(variables, z, noise, train=True, logits=logits, mutable=['batch_stats'])
     stats = upd['batch_stats']
   else:
-    out = gen.apply(variables, z, noise, train=False)
+    out = gen.apply(variables, z, noise, train=False, logits=logits)
   out = out[:, :num_snps]  # crop, then pad exactly like the real data (mask)
+  if logits:  # fold_in: the latents stay those of the same key without this option
+    out = wgan_lib.straight_through_bernoulli(out, jax.random.fold_in(key, 2), temperature)
   return jnp.pad(out, ((0, 0), (0, pyr.length - num_snps))), stats
 
 
@@ -152,6 +170,7 @@ def _wgan_train_step(config, info) -> Callable:
   g_tx, c_tx = _wgan_tx(config)
   b, pack, n = m.batch_size, m.pack_m, info.num_snps
   real_noise = float(m.get('real_noise', 0.0))
+  output = _wgan_output(config)
 
   def pack_rows(x):  # [pack * B, length] -> [B, length, pack]
     return jnp.transpose(x.reshape(pack, b, -1), (1, 2, 0))
@@ -178,7 +197,7 @@ def _wgan_train_step(config, info) -> Callable:
       real = instance_noise(real, jax.random.fold_in(key, 1), real_noise)
     real = pack_rows(jnp.pad(real, ((0, 0), (0, pyr.length - n))))
     fake, g_stats = _generate_wgan(gen, pyr, n, g_params, g_stats, k_fake, pack * b,
-                                   m.noise_dim, True)
+                                   m.noise_dim, True, output)
     fake = jax.lax.stop_gradient(pack_rows(fake))
     (_, aux), grads = jax.value_and_grad(critic_loss, has_aux=True)(c_params, real, fake, k_loss)
     updates, c_opt = c_tx.update(grads, c_opt, c_params)
@@ -195,7 +214,7 @@ def _wgan_train_step(config, info) -> Callable:
 
     def g_loss(g_params):
       fake, stats = _generate_wgan(gen, pyr, n, g_params, g_stats, keys[-1], pack * b,
-                                   m.noise_dim, True)
+                                   m.noise_dim, True, output)
       return -critic.apply({'params': c_params}, pack_rows(fake)).mean(), stats
 
     (gl, g_stats), g_grads = jax.value_and_grad(g_loss, has_aux=True)(state.g_params)
@@ -219,6 +238,7 @@ def _wgan_sampler(config, info) -> Callable:
   # averaged generator (ema_decay > 0) always uses batch statistics (module docstring).
   ema = _ema_decay(config) > 0
   batch_stats = ema or bool(config.model.get('sample_batch_stats', False))
+  output = _wgan_output(config)
 
   def sampler(state: GANState, key: jax.Array, num: int) -> jax.Array:
     if batch_stats and num < 128:  # num is static: this runs once per traced size
@@ -226,8 +246,9 @@ def _wgan_sampler(config, info) -> Callable:
                       'statistics: use batches of hundreds (sample.batch_size).', num)
     params = state.g_ema if ema else state.g_params
     out, _ = _generate_wgan(gen, pyr, info.num_snps, params, state.g_stats, key, num,
-                            config.model.noise_dim, batch_stats)
-    return jnp.rint(out[:, :info.num_snps]).astype(jnp.uint8)  # rint(0.5) = 0, as np.rint
+                            config.model.noise_dim, batch_stats, output)
+    # 'sigmoid': rounded, rint(0.5) = 0 as np.rint; 'bernoulli': already 0/1 draws
+    return jnp.rint(out[:, :info.num_snps]).astype(jnp.uint8)
 
   return sampler
 
