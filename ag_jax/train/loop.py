@@ -228,6 +228,7 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
     last_good, last_metrics = start, {}
     sample_every = int(tc.get('sample_every', 0))
     sampler = jax.jit(setup.fam.make_sampler(config, setup.info), static_argnums=2)
+    ld_probe = LdProbe(setup.dataset, config.seed) if sample_every else None
     t0, steps_done = time.time(), 0
     for step, batch in loader.iterate(start, tc.num_steps - start):
       state, metrics = compiled(state, parallel.global_batch(setup.mesh, batch),
@@ -243,7 +244,7 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
         rate = steps_done / max(time.time() - t0, 1e-9)
         values.update(steps_per_sec=rate, haplotypes_per_sec=rate * tc.batch_size)
         if sample_every and log_now and done % sample_every == 0:
-          values['sample_af_r'] = _sample_af_r(setup, sampler, state, done)
+          values.update(_sample_stats(setup, sampler, state, done, ld_probe))
         last_metrics = values
         if log_now:
           eta = (tc.num_steps - done) / max(rate, 1e-9)
@@ -261,15 +262,52 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
   return dict(last_metrics, state=state)
 
 
-def _sample_af_r(setup: Setup, sampler, state, step: int, num: int = 1000) -> float:
-  """Allele-frequency Pearson r of `num` fresh AGs against the train split: a cheap
-  progress signal for models whose losses do not track sample quality (GANs)."""
+class LdProbe:
+  """LD r of fresh AGs: Pearson r between their r^2 and the train split's over random SNP
+  pairs at most `max_gap` columns apart (within the first `max_snps` SNPs), each side from
+  `num` haplotypes. AF r alone cannot tell a generator that learnt only the allele
+  frequencies (independent SNPs, LD r ~0) from a good one: a WGAN whose critic sees 0/1 draws
+  reached AF r 0.98 with LD r 0.00 on the 805 data."""
+
+  def __init__(self, dataset, seed: int, num: int = 1000, num_pairs: int = 10_000,
+               max_gap: int = 50, max_snps: int = 100_000):
+    n = min(dataset.num_snps, max_snps)
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, max(n - 1, 1), num_pairs)
+    j = np.minimum(i + rng.integers(1, max_gap + 1, num_pairs), n - 1)
+    self.i, self.j, self.num = i[i != j], j[i != j], num
+    rows = dataset.train_rows
+    rows = np.sort(rng.choice(rows, min(num, rows.size), replace=False))
+    self.real = pair_r2(dataset.read(rows, slice(0, n)), self.i, self.j)
+
+  def __call__(self, ags: np.ndarray) -> float:
+    fake = pair_r2(ags, self.i, self.j)
+    ok = np.isfinite(self.real) & np.isfinite(fake)
+    if ok.sum() < 2 or fake[ok].std() == 0 or self.real[ok].std() == 0:
+      return 0.0
+    return float(np.corrcoef(fake[ok], self.real[ok])[0, 1])
+
+
+def pair_r2(x: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+  """r^2 between 0/1 columns i[k] and j[k] of x (NaN where either is monomorphic)."""
+  a, b = x[:, i].astype(np.float32), x[:, j].astype(np.float32)
+  pa, pb = a.mean(0), b.mean(0)
+  cov = (a * b).mean(0) - pa * pb
+  var = pa * (1 - pa) * pb * (1 - pb)
+  with np.errstate(divide='ignore', invalid='ignore'):
+    return np.where(var > 0, cov ** 2 / var, np.nan)
+
+
+def _sample_stats(setup: Setup, sampler, state, step: int, ld_probe: LdProbe | None,
+                  num: int = 1000) -> dict[str, float]:
   key = jax.random.fold_in(jax.random.key(setup.config.seed), 0x5A4 + step)
   ags = np.asarray(jax.device_get(sampler(state, key, num)))
   freq = ags.mean(0)
-  if freq.std() == 0:
-    return 0.0
-  return float(np.corrcoef(freq, setup.info.allele_freq)[0, 1])
+  out = {'sample_af_r': 0.0 if freq.std() == 0 else
+         float(np.corrcoef(freq, setup.info.allele_freq)[0, 1])}
+  if ld_probe is not None:
+    out['sample_ld_r'] = ld_probe(ags)
+  return out
 
 
 def _hms(seconds: float) -> str:
