@@ -275,7 +275,7 @@ class LdProbe:
     rng = np.random.default_rng(seed)
     i = rng.integers(0, max(n - 1, 1), num_pairs)
     j = np.minimum(i + rng.integers(1, max_gap + 1, num_pairs), n - 1)
-    self.i, self.j, self.num = i[i != j], j[i != j], num
+    self.i, self.j = i[i != j], j[i != j]
     rows = dataset.train_rows
     rows = np.sort(rng.choice(rows, min(num, rows.size), replace=False))
     self.real = pair_r2(dataset.read(rows, slice(0, n)), self.i, self.j)
