@@ -283,9 +283,7 @@ class LdProbe:
   def __call__(self, ags: np.ndarray) -> float:
     fake = pair_r2(ags, self.i, self.j)
     ok = np.isfinite(self.real) & np.isfinite(fake)
-    if ok.sum() < 2 or fake[ok].std() == 0 or self.real[ok].std() == 0:
-      return 0.0
-    return float(np.corrcoef(fake[ok], self.real[ok])[0, 1])
+    return _pearson_or_zero(fake[ok], self.real[ok])
 
 
 def pair_r2(x: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -298,13 +296,19 @@ def pair_r2(x: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return np.where(var > 0, cov ** 2 / var, np.nan)
 
 
+def _pearson_or_zero(a: np.ndarray, b: np.ndarray) -> float:
+  """The evaluation's Pearson r, 0 where it is undefined (a constant side), so a collapsed
+  generator logs 0 rather than NaN."""
+  from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top  (matplotlib)
+  r = stats.pearson(a, b)
+  return 0.0 if math.isnan(r) else r
+
+
 def _sample_stats(setup: Setup, sampler, state, step: int, ld_probe: LdProbe | None,
                   num: int = 1000) -> dict[str, float]:
   key = jax.random.fold_in(jax.random.key(setup.config.seed), 0x5A4 + step)
   ags = np.asarray(jax.device_get(sampler(state, key, num)))
-  freq = ags.mean(0)
-  out = {'sample_af_r': 0.0 if freq.std() == 0 else
-         float(np.corrcoef(freq, setup.info.allele_freq)[0, 1])}
+  out = {'sample_af_r': _pearson_or_zero(ags.mean(0), setup.info.allele_freq)}
   if ld_probe is not None:
     out['sample_ld_r'] = ld_probe(ags)
   return out
