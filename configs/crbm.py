@@ -25,6 +25,9 @@ def model_config(name: str = 'crbm') -> ml_collections.ConfigDict:
   m.hidden = 'bernoulli'  # 'relu': truncated-Gaussian ReLU hidden units (the 2021 Julia RBM)
   m.gibbs_steps = 10  # k sweeps per update (the original: 50)
   m.persistent = True  # PCD; False = the original random restart each minibatch
+  # With persistent=False, where restarts start: 'uniform' (the original) or 'freq' (the
+  # sampler's Bernoulli(allele frequency) start; pair with sample_sweeps = gibbs_steps).
+  m.restart_init = 'uniform'
   m.centred = True  # centred gradient as the original code
   m.optimizer = 'sgd'
   m.lr = 0.01

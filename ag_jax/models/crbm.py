@@ -92,15 +92,18 @@ def window_keys(key: jax.Array, num_windows: int) -> jax.Array:
 
 def window_gradient(params: rbm.RBMParams, data: jax.Array, chains: jax.Array, key: jax.Array,
                     clamp_mask: jax.Array, *, gibbs_steps: int, centred: bool, l2: float,
-                    persistent: bool, dtype=jnp.float32, hidden: str = 'bernoulli'):
+                    persistent: bool, dtype=jnp.float32, hidden: str = 'bernoulli',
+                    restart_p: float | jax.Array = 0.5):
   """One window's update direction. data [B, W], chains [B, W] (persistent state).
 
-  The negative chains start from the persistent state (PCD) or from uniform noise (the
-  original "random restart every minibatch"), have their clamped visibles set to the data
-  (pinned half) or 0 (padding), and run `gibbs_steps` sweeps. Returns (grad, new chains).
+  The negative chains start from the persistent state (PCD) or, restarted every minibatch,
+  from Bernoulli(restart_p) noise (0.5: the original code's uniform restart; the training
+  allele frequencies [W]: the sampler's start, so k training sweeps match k sampling sweeps),
+  have their clamped visibles set to the data (pinned half) or 0 (padding), and run
+  `gibbs_steps` sweeps. Returns (grad, new chains).
   """
   k_init, k_run = jax.random.split(key)
-  start = chains if persistent else rbm.random_visible(k_init, chains.shape)
+  start = chains if persistent else rbm.random_visible(k_init, chains.shape, restart_p)
   v_neg = rbm.run(params, start, k_run, gibbs_steps, clamp_mask, data, dtype=dtype, hidden=hidden)
   grad = rbm.gradient(params, data, v_neg, centred=centred, l2=l2, dtype=dtype, hidden=hidden)
   return grad, v_neg

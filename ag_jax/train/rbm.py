@@ -78,6 +78,7 @@ def check_config(config) -> None:
   m = config.model
   try:
     rbm.check_hidden(getattr(m, 'hidden', 'bernoulli'))
+    restart_init(config)
     optimizer(config)  # also builds the learning-rate schedule, so checks lr_decay
     check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
   except ValueError as e:
@@ -117,6 +118,31 @@ def window_block(config, lay: crbm.Layout) -> int:
   return min(b, lay.num_windows)
 
 
+RESTART_INITS = ('uniform', 'freq')
+
+
+def restart_init(config) -> str:
+  """`model.restart_init` (configs older than the option: 'uniform'), or one ValueError."""
+  r = getattr(config.model, 'restart_init', 'uniform')
+  if r not in RESTART_INITS:
+    raise ValueError(f'config.model.restart_init={r!r}: use one of {", ".join(RESTART_INITS)}.')
+  return r
+
+
+def restart_probabilities(config, info, lay: crbm.Layout) -> jax.Array:
+  """float32 [n_w, W]: P(allele 1) of the non-persistent chains' start state.
+
+  'uniform' is the original code's restart (0.5). 'freq' is the sampler's own start
+  (Bernoulli(training allele frequency), `sample_init='freq'`): trained with restarts from it
+  and `gibbs_steps` sweeps, the model is fitted to what that many sweeps from that start give
+  (the out-of-equilibrium regime of Decelle et al. 2021), which `sample_sweeps` equal to
+  `gibbs_steps` then reproduces. Unused with persistent chains.
+  """
+  if restart_init(config) == 'uniform':
+    return jnp.full((lay.num_windows, lay.window), 0.5, jnp.float32)
+  return crbm.to_windows(lay, jnp.asarray(info.allele_freq, jnp.float32)[None])[:, 0]
+
+
 def make_train_step(config, info) -> Callable:
   lay = layout(config, info)
   m = config.model
@@ -126,17 +152,19 @@ def make_train_step(config, info) -> Callable:
   dtype = _dtype(config)
   hidden = hidden_type(config)
 
-  def per_window(params, data, chains, key, clamp_w):
+  restart_p = restart_probabilities(config, info, lay)  # [n_w, W]
+
+  def per_window(params, data, chains, key, clamp_w, restart_w):
     return crbm.window_gradient(params, data, chains, key, clamp_w, gibbs_steps=m.gibbs_steps,
                                 centred=m.centred, l2=m.l2, persistent=m.persistent, dtype=dtype,
-                                hidden=hidden)
+                                hidden=hidden, restart_p=restart_w)
 
   block = window_block(config, lay)
 
   def train_step(state: RBMState, batch: jax.Array, key: jax.Array):
     data = crbm.to_windows(lay, batch.astype(jnp.float32))  # [n_w, B, W]
     keys = crbm.window_keys(key, lay.num_windows)
-    xs = (state.params, data, state.chains, keys, clamp)
+    xs = (state.params, data, state.chains, keys, clamp, restart_p)
     if block < lay.num_windows:  # blocks of windows in turn: each block's chains stay in cache
       grads, chains = jax.lax.map(lambda a: per_window(*a), xs, batch_size=block)
     else:
