@@ -6,6 +6,7 @@ The loop calls `create_state`, `make_train_step`, `make_sampler` and `partition_
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 import flax.struct
@@ -204,6 +205,12 @@ def make_sampler(config, info) -> Callable:
   init_freq = info.allele_freq if m.sample_init == 'freq' else None
   beta = check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
   hidden = hidden_type(config)
+  if (not m.persistent and restart_init(config) == 'freq' and m.sample_init == 'freq'
+      and m.sample_sweeps != m.gibbs_steps):
+    logging.warning('this model was fitted to what %d Gibbs sweeps from Bernoulli(allele '
+                    'frequency) starts give (persistent=False, restart_init=freq); sampling '
+                    'with %d sweeps draws from something else. Use sample_sweeps=%d.',
+                    m.gibbs_steps, m.sample_sweeps, m.gibbs_steps)
 
   def sampler(state: RBMState, key: jax.Array, num: int) -> jax.Array:
     return crbm.sample(state.params, lay, key, num, num_sweeps=m.sample_sweeps,
