@@ -70,6 +70,11 @@ def to_windows(layout: Layout, x: jax.Array) -> jax.Array:
   return jnp.transpose(x[:, layout.index], (1, 0, 2))
 
 
+def per_snp_to_windows(layout: Layout, values) -> jax.Array:
+  """One value per SNP [num_snps] -> float32 [num_windows, W] (zero padded)."""
+  return to_windows(layout, jnp.asarray(values, jnp.float32)[None])[:, 0]
+
+
 def from_windows(layout: Layout, first: jax.Array, halves: jax.Array) -> jax.Array:
   """Window 0 [N, W] and the second halves of windows 1.. [num_windows-1, N, W/2] -> [N, S]."""
   parts = [first] + ([jnp.transpose(halves, (1, 0, 2)).reshape(first.shape[0], -1)]
@@ -80,7 +85,7 @@ def from_windows(layout: Layout, first: jax.Array, halves: jax.Array) -> jax.Arr
 def init_params(key: jax.Array, layout: Layout, num_hidden: int, allele_freq: np.ndarray,
                 init_std: float = 1e-4) -> rbm.RBMParams:
   """Stacked parameters: w [n_windows, W, H], vb [n_windows, W], hb [n_windows, H]."""
-  freq = to_windows(layout, jnp.asarray(allele_freq, jnp.float32)[None])[:, 0]  # [n_w, W]
+  freq = per_snp_to_windows(layout, allele_freq)  # [n_w, W]
   keys = jax.random.split(key, layout.num_windows)
   return jax.vmap(lambda k, f: rbm.init_params(k, layout.window, num_hidden, f, init_std))(keys, freq)
 
@@ -121,7 +126,7 @@ def sample(params: rbm.RBMParams, layout: Layout, key: jax.Array, num: int, *, n
   w_, h_ = layout.window, layout.half
   pad = jnp.asarray(layout.pad_mask)
   pin = jnp.asarray(layout.pin_mask)
-  p0 = 0.5 if init_freq is None else to_windows(layout, jnp.asarray(init_freq, jnp.float32)[None])[:, 0]
+  p0 = 0.5 if init_freq is None else per_snp_to_windows(layout, init_freq)
   p0 = jnp.broadcast_to(p0, (layout.num_windows, w_))
   keys = window_keys(key, layout.num_windows)
   take = lambda tree, i: jax.tree.map(lambda a: a[i], tree)

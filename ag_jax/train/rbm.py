@@ -141,7 +141,7 @@ def restart_probabilities(config, info, lay: crbm.Layout) -> jax.Array:
   """
   if restart_init(config) == 'uniform':
     return jnp.full((lay.num_windows, lay.window), 0.5, jnp.float32)
-  return crbm.to_windows(lay, jnp.asarray(info.allele_freq, jnp.float32)[None])[:, 0]
+  return crbm.per_snp_to_windows(lay, info.allele_freq)
 
 
 def make_train_step(config, info) -> Callable:
