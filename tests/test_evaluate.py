@@ -44,6 +44,26 @@ def test_ld_matches_scikit_allel(sets):
   assert idx.shape[0] == sum(min(40, keep.sum() - 1 - i) for i in range(keep.sum()))
 
 
+def test_ld_by_maf_matches_a_direct_loop(sets):
+  x = sets[0].genotypes[:800, :120]
+  keep = stats.polymorphic(x)
+  r2, idx = stats.ld_pairs(x, keep, max_distance=15)
+  f = x[:, keep].mean(0)
+  maf = np.minimum(f, 1 - f)
+  mean, count = stats.ld_by_maf(r2, idx, maf)
+  sums, ns = np.zeros(4), np.zeros(4, int)
+  kept = x[:, keep].astype(np.float64)
+  for i, j in idx:
+    lo = min(maf[i], maf[j])
+    b = 0 if lo < 0.01 else 1 if lo < 0.05 else 2 if lo < 0.2 else 3
+    sums[b] += np.corrcoef(kept[:, i], kept[:, j])[0, 1] ** 2
+    ns[b] += 1
+  assert ns.sum() == len(idx) and (ns > 0).sum() >= 3
+  np.testing.assert_array_equal(count, ns)
+  with np.errstate(invalid='ignore'):
+    np.testing.assert_allclose(mean, sums / ns, atol=1e-4)
+
+
 def test_pca_matches_scikit_learn(sets):
   real, gan, _ = sets
   x = real.genotypes[:1000]
@@ -193,8 +213,17 @@ def test_ld_decay_within_real_spread(tmp_path):
   # No SNP polymorphic in the AGs: LD is undefined (NaN), not a crash; the rest is measured.
   assert np.isnan(res['collapsed']['ld_r']) and np.isnan(res['collapsed']['ld_decay_within'])
   assert res['collapsed']['exact_copy_rate'] == 1.0 and np.isfinite(res['collapsed']['af_r'])
+  # LD by allele frequency: the copy matches the real train split in every bin; without LD
+  # every bin's mean r^2 collapses (to the ~1/n sampling floor).
+  copy, flat = res['copy']['ld_by_maf'], res['no_ld']['ld_by_maf']
+  filled = np.array(copy['pairs']) > 0
+  assert filled.sum() >= 3 and copy['pairs'] == flat['pairs']
+  np.testing.assert_allclose(np.array(copy['mean_r2'])[filled],
+                             np.array(copy['mean_r2_real'])[filled], rtol=1e-6)
+  assert np.all(np.array(flat['mean_r2'])[filled]
+                < 0.5 * np.array(flat['mean_r2_real'])[filled])
   page = (tmp_path / 'report.html').read_text()
-  assert 'src="ld_decay.png"' in page
+  assert 'src="ld_decay.png"' in page and 'src="ld_by_maf.png"' in page
 
 
 def test_distance_sample_covering_the_sets_is_exact_and_seed_free(sets):

@@ -17,6 +17,8 @@ synthetic set (paper_notes.md section 5):
   ld_decay_within      (one chromosome, with a test split) fraction of bp-distance bins where
                        |mean r^2 AG - train| <= |mean r^2 test - train|; ld_decay_gap and
                        ld_decay_spread are the largest of each over the bins
+  ld_by_maf            mean r^2 of the LD pairs by the pair's rarer minor-allele frequency
+                       (train split's; bins 0-1-5-20-50%), AG and real: where LD is lost
   exact_copy_rate      fraction of AGs identical to a training haplotype
   mia_auc              distance-to-closest-record membership inference AUC (0.5 = no leak)
 
@@ -92,6 +94,12 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
   r2_syn, _ = stats.ld_pairs(_subsample(synth, ld_n, rng), keep, ld_max_distance)
   m['ld_r'] = stats.pearson(r2_real, r2_syn)
   extra['ld'] = (r2_real, r2_syn)
+  # Where LD is lost: mean r^2 by the pair's rarer MAF (train split's), AG against real.
+  maf = np.minimum(af_real, 1 - af_real)[keep]
+  (lr, count), (ls, _) = (stats.ld_by_maf(r, idx, maf) for r in (r2_real, r2_syn))
+  m['ld_by_maf'] = {'maf_edges': list(stats.MAF_EDGES), 'pairs': count.tolist(),
+                    'mean_r2_real': lr.tolist(), 'mean_r2': ls.tolist()}
+  extra['ld_by_maf'] = (lr, ls, count)
   if single_chromosome and positions is not None and len(r2_real) == 0:
     m['ld_decay_gap'] = m['ld_decay_spread'] = m['ld_decay_within'] = float('nan')
   elif single_chromosome and positions is not None:

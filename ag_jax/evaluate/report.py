@@ -80,6 +80,29 @@ def plot_ld_decay(out, extras) -> str | None:
   return 'ld_decay.png'
 
 
+def plot_ld_by_maf(out, extras) -> str | None:
+  """Mean r^2 of each set over the real train split's, per MAF bin of the pair's rarer SNP."""
+  items = [(n, e['ld_by_maf']) for n, e in extras.items() if 'ld_by_maf' in e]
+  if not items:
+    return None
+  edges = stats.MAF_EDGES
+  labels = [f'{100 * a:g}-{100 * b:g}%' for a, b in zip(edges[:-1], edges[1:])]
+  fig, ax = plt.subplots(figsize=(6, 4))
+  x, width = np.arange(len(labels)), 0.8 / len(items)
+  for k, (name, (real, syn, _)) in enumerate(items):
+    with np.errstate(invalid='ignore', divide='ignore'):
+      ax.bar(x + (k - (len(items) - 1) / 2) * width, syn / real, width, label=name,
+             color='0.5' if name == 'real_test' else None)
+  ax.axhline(1.0, color='k', lw=1)
+  counts = items[0][1][2]
+  ax.set_xticks(x, [f'{lab}\n{c} pairs' for lab, c in zip(labels, counts)])
+  ax.set(xlabel="rarer SNP's minor-allele frequency (train split)",
+         ylabel='mean r$^2$ / real train', title='LD by allele frequency')
+  ax.legend(fontsize=8)
+  _save(fig, out / 'ld_by_maf.png')
+  return 'ld_by_maf.png'
+
+
 def plot_ld_heatmap(out, real_train, synthetic_first: tuple[str, np.ndarray] | None) -> str | None:
   if synthetic_first is None:
     return None
@@ -142,7 +165,7 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
   """report.html and table.md; `audit` is each set's findings (ag_jax.evaluate.audit)."""
   first = next(((n, x) for n, x in synthetic.items() if n != 'real_test'), None)
   images = [plot_af(out, extras), plot_ld(out, extras), plot_ld_decay(out, extras),
-            plot_ld_heatmap(out, real_train, first), plot_pca(out, extras),
+            plot_ld_by_maf(out, extras), plot_ld_heatmap(out, real_train, first), plot_pca(out, extras),
             plot_distances(out, extras), plot_aats(out, results)]
   rows = []
   for name, m in results.items():

@@ -95,6 +95,25 @@ def ld_decay(r2: np.ndarray, idx: np.ndarray, positions: np.ndarray, bins: np.nd
   return np.array(mean), np.array(sem), np.array(count)
 
 
+MAF_EDGES = (0.0, 0.01, 0.05, 0.2, 0.5)
+
+
+def ld_by_maf(r2: np.ndarray, idx: np.ndarray, maf: np.ndarray, edges=MAF_EDGES):
+  """Mean r^2 per bin of the pair's rarer minor-allele frequency: (mean [bins], count [bins]).
+
+  `maf` is per kept SNP (the index space of `idx`), normally the real train split's, so two
+  sets' curves bin the same pairs. The last bin includes MAF 0.5.
+  """
+  pair = np.minimum(maf[idx[:, 0]], maf[idx[:, 1]]) if len(idx) else np.zeros(0)
+  which = np.clip(np.digitize(pair, edges[1:-1]), 0, len(edges) - 2)
+  mean, count = [], []
+  for b in range(len(edges) - 1):
+    v = r2[which == b]
+    count.append(int(v.size))
+    mean.append(float(v.mean()) if v.size else float('nan'))
+  return np.array(mean), np.array(count)
+
+
 def r2_matrix(x: np.ndarray) -> np.ndarray:
   """Full r^2 matrix (for heat maps of a few hundred SNPs); NaN where a site is fixed."""
   with np.errstate(invalid='ignore', divide='ignore'):
