@@ -87,7 +87,7 @@ def plot_ld_by_maf(out, extras) -> str | None:
     return None
   edges = stats.MAF_EDGES
   labels = [f'{100 * a:g}-{100 * b:g}%' for a, b in zip(edges[:-1], edges[1:])]
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, ax = plt.subplots(figsize=(8, 4))
   x, width = np.arange(len(labels)), 0.8 / len(items)
   for k, (name, (real, syn, _)) in enumerate(items):
     with np.errstate(invalid='ignore', divide='ignore'):
@@ -98,7 +98,7 @@ def plot_ld_by_maf(out, extras) -> str | None:
   ax.set_xticks(x, [f'{lab}\n{c} pairs' for lab, c in zip(labels, counts)])
   ax.set(xlabel="rarer SNP's minor-allele frequency (train split)",
          ylabel='mean r$^2$ / real train', title='LD by allele frequency')
-  ax.legend(fontsize=8)
+  ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1))  # beside, not over, bars
   _save(fig, out / 'ld_by_maf.png')
   return 'ld_by_maf.png'
 
