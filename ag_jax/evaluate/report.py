@@ -165,8 +165,8 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
   """report.html and table.md; `audit` is each set's findings (ag_jax.evaluate.audit)."""
   first = next(((n, x) for n, x in synthetic.items() if n != 'real_test'), None)
   images = [plot_af(out, extras), plot_ld(out, extras), plot_ld_decay(out, extras),
-            plot_ld_by_maf(out, extras), plot_ld_heatmap(out, real_train, first), plot_pca(out, extras),
-            plot_distances(out, extras), plot_aats(out, results)]
+            plot_ld_by_maf(out, extras), plot_ld_heatmap(out, real_train, first),
+            plot_pca(out, extras), plot_distances(out, extras), plot_aats(out, results)]
   rows = []
   for name, m in results.items():
     cells = ''.join(f'<td>{_cell(m, c)}</td>' for c in COLUMNS)
