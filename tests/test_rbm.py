@@ -341,6 +341,7 @@ def test_default_crbm_is_relu_and_dense_variants_keep_bernoulli():
     m = load(f'crbm.py:{variant}').model
     assert (m.persistent, m.restart_init, m.sample_init) == (False, 'freq', 'freq')
     assert m.sample_sweeps == m.gibbs_steps
+    assert (m.lr, m.lr_decay) == (1.0, 'cosine')  # README "AGBL4": 0.25 < 0.5 < 1.0 on LD
   assert load('rbm.py').model.hidden == 'bernoulli'
 
 
