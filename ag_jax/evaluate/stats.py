@@ -82,17 +82,21 @@ def polymorphic(*sets: np.ndarray) -> np.ndarray:
   return keep
 
 
-def ld_decay(r2: np.ndarray, idx: np.ndarray, positions: np.ndarray, bins: np.ndarray):
-  """Mean r^2 and SEM per bp-distance bin: (mean [nbins], sem [nbins], count [nbins])."""
-  d = np.abs(positions[idx[:, 1]] - positions[idx[:, 0]])
-  which = np.digitize(d, bins) - 1
+def _binned(r2: np.ndarray, key: np.ndarray, edges) -> tuple[np.ndarray, ...]:
+  """Mean, SEM and count of r2 per bin [edges[b], edges[b+1]) of key; keys outside dropped."""
+  which = np.digitize(key, edges) - 1
   mean, sem, count = [], [], []
-  for b in range(len(bins) - 1):
+  for b in range(len(edges) - 1):
     v = r2[which == b]
     count.append(v.size)
     mean.append(v.mean() if v.size else np.nan)
     sem.append(v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else np.nan)
   return np.array(mean), np.array(sem), np.array(count)
+
+
+def ld_decay(r2: np.ndarray, idx: np.ndarray, positions: np.ndarray, bins: np.ndarray):
+  """Mean r^2 and SEM per bp-distance bin: (mean [nbins], sem [nbins], count [nbins])."""
+  return _binned(r2, np.abs(positions[idx[:, 1]] - positions[idx[:, 0]]), bins)
 
 
 MAF_EDGES = (0.0, 0.01, 0.05, 0.2, 0.5)
@@ -105,13 +109,9 @@ def ld_by_maf(r2: np.ndarray, idx: np.ndarray, maf: np.ndarray, edges=MAF_EDGES)
   sets' curves bin the same pairs. The last bin includes MAF 0.5.
   """
   pair = np.minimum(maf[idx[:, 0]], maf[idx[:, 1]]) if len(idx) else np.zeros(0)
-  which = np.clip(np.digitize(pair, edges[1:-1]), 0, len(edges) - 2)
-  mean, count = [], []
-  for b in range(len(edges) - 1):
-    v = r2[which == b]
-    count.append(int(v.size))
-    mean.append(float(v.mean()) if v.size else float('nan'))
-  return np.array(mean), np.array(count)
+  closed = np.append(edges[:-1], np.nextafter(edges[-1], np.inf))  # MAF 0.5 in the last bin
+  mean, _, count = _binned(r2, pair, closed)
+  return mean, count
 
 
 def r2_matrix(x: np.ndarray) -> np.ndarray:
