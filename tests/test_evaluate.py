@@ -210,6 +210,15 @@ def test_ld_decay_within_real_spread(tmp_path):
   assert res['copy']['ld_decay_within'] == 1.0 and res['copy']['ld_decay_gap'] == 0.0
   assert res['no_ld']['ld_decay_gap'] > 3 * res['no_ld']['ld_decay_spread']
   assert res['no_ld']['ld_decay_within'] < 0.5
+  # The per-bin curves behind those figures: the copy's curve is the train curve; the
+  # largest |test - train| over filled bins is the reported spread.
+  dec = res['no_ld']['ld_decay']
+  n_bins = len(dec['bin_edges_bp']) - 1
+  assert all(len(dec[k]) == n_bins for k in ('pairs', 'mean_r2_real', 'mean_r2_test', 'mean_r2'))
+  assert sum(dec['pairs']) == sum(res['copy']['ld_by_maf']['pairs'])
+  np.testing.assert_allclose(res['copy']['ld_decay']['mean_r2'], dec['mean_r2_real'], rtol=1e-6)
+  spread = np.abs(np.array(dec['mean_r2_test']) - np.array(dec['mean_r2_real']))
+  assert np.nanmax(spread) == pytest.approx(res['no_ld']['ld_decay_spread'])
   # No SNP polymorphic in the AGs: LD is undefined (NaN), not a crash; the rest is measured.
   assert np.isnan(res['collapsed']['ld_r']) and np.isnan(res['collapsed']['ld_decay_within'])
   assert res['collapsed']['exact_copy_rate'] == 1.0 and np.isfinite(res['collapsed']['af_r'])

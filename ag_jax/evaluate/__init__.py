@@ -16,7 +16,8 @@ synthetic set (paper_notes.md section 5):
                        privacy_loss_se its binomial standard error
   ld_decay_within      (one chromosome, with a test split) fraction of bp-distance bins where
                        |mean r^2 AG - train| <= |mean r^2 test - train|; ld_decay_gap and
-                       ld_decay_spread are the largest of each over the bins
+                       ld_decay_spread are the largest of each over the bins; ld_decay
+                       the curves per bin (train, test, AG mean r^2 and pair counts)
   ld_by_maf            mean r^2 of the LD pairs by the pair's rarer minor-allele frequency
                        (train split's; bins 0-1-5-20-50%), AG and real: where LD is lost
   exact_copy_rate      fraction of AGs identical to a training haplotype
@@ -118,6 +119,10 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
       m['ld_decay_spread'] = float(spread[ok].max())
       m['ld_decay_within'] = float(np.mean(gap[ok] <= spread[ok]))
       extra['ld_decay_test'] = d_test
+      # Per bin, so a miss can be located (the plot's spread band is too thin to read).
+      m['ld_decay'] = {'bin_edges_bp': bins.tolist(), 'pairs': d_real[2].tolist(),
+                       'mean_r2_real': d_real[0].tolist(), 'mean_r2_test': d_test[0].tolist(),
+                       'mean_r2': d_syn[0].tolist()}
 
   mean, comps = pca if pca is not None else stats.pca_fit(real, seed=seed)
   n = min(len(real), len(synth), max_haplotypes)
