@@ -31,6 +31,7 @@ def model_config(name: str = 'crbm') -> ml_collections.ConfigDict:
   m.restart_init = 'uniform'
   m.centred = True  # centred gradient as the original code
   m.optimizer = 'sgd'
+  m.precondition = 'none'  # 'allele_sd': rare SNPs' gradients scaled up by 0.5 / sd (<= 7.1)
   m.lr = 0.01
   m.lr_decay = 'none'  # 'cosine' | 'linear': decay over train.num_steps to lr * lr_final
   m.lr_final = 0.0

@@ -80,6 +80,7 @@ def check_config(config) -> None:
   try:
     rbm.check_hidden(getattr(m, 'hidden', 'bernoulli'))
     restart_init(config)
+    precondition(config)
     optimizer(config)  # also builds the learning-rate schedule, so checks lr_decay
     check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
   except ValueError as e:
@@ -120,6 +121,31 @@ def window_block(config, lay: crbm.Layout) -> int:
 
 
 RESTART_INITS = ('uniform', 'freq')
+PRECONDITIONS = ('none', 'allele_sd')
+
+
+def precondition(config) -> str:
+  """`model.precondition` (configs older than the option: 'none'), or one ValueError."""
+  r = getattr(config.model, 'precondition', 'none')
+  if r not in PRECONDITIONS:
+    raise ValueError(f'config.model.precondition={r!r}: use one of {", ".join(PRECONDITIONS)}.')
+  return r
+
+
+def gradient_scale(config, info, lay: crbm.Layout) -> jax.Array | None:
+  """float32 [n_w, W]: per-visible factor on the weight and visible-bias gradients, or None.
+
+  'allele_sd' multiplies SNP i's rows by 0.5 / sd_i, sd_i = sqrt(p_i (1 - p_i)) of its training
+  allele frequency (p clipped to [0.005, 0.995], so the factor is 1 at p = 0.5 and at most 7.1):
+  a rare variant's gradient is small in proportion to its sd, so plain SGD learns couplings
+  between rare variants slowly (README "AGBL4": rare pairs in perfect LD came out nearly
+  independent). This is a diagonal, data-fixed step-size rule; unlike Adam's it does not grow
+  the steps of couplings whose gradient is only sampling noise.
+  """
+  if precondition(config) == 'none':
+    return None
+  p = jnp.clip(jnp.asarray(info.allele_freq, jnp.float32), 0.005, 0.995)
+  return crbm.per_snp_to_windows(lay, 0.5 / jnp.sqrt(p * (1 - p)))
 
 
 def restart_init(config) -> str:
@@ -154,6 +180,7 @@ def make_train_step(config, info) -> Callable:
   hidden = hidden_type(config)
 
   restart_p = restart_probabilities(config, info, lay)  # [n_w, W]
+  scale = gradient_scale(config, info, lay)  # [n_w, W] or None
 
   def per_window(params, data, chains, key, clamp_w, restart_w):
     return crbm.window_gradient(params, data, chains, key, clamp_w, gibbs_steps=m.gibbs_steps,
@@ -170,6 +197,8 @@ def make_train_step(config, info) -> Callable:
       grads, chains = jax.lax.map(lambda a: per_window(*a), xs, batch_size=block)
     else:
       grads, chains = jax.vmap(per_window)(*xs)
+    if scale is not None:
+      grads = grads._replace(w=grads.w * scale[..., None], vb=grads.vb * scale)
     neg = jax.tree.map(lambda g: -g, grads)  # optax minimises; the gradient is an ascent.
     updates, opt_state = tx.update(neg, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
