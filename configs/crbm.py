@@ -31,7 +31,8 @@ def model_config(name: str = 'crbm') -> ml_collections.ConfigDict:
   m.restart_init = 'uniform'
   m.centred = True  # centred gradient as the original code
   m.optimizer = 'sgd'
-  m.precondition = 'none'  # 'allele_sd': rare SNPs' gradients scaled up by 0.5 / sd (<= 7.1)
+  m.precondition = 'none'  # 'allele_sd': rare SNPs' gradients scaled by (0.5 / sd) ** power
+  m.precondition_power = 1.0  # 1: up to 7.1x; 0.5: up to 2.7x
   m.lr = 0.01
   m.lr_decay = 'none'  # 'cosine' | 'linear': decay over train.num_steps to lr * lr_final
   m.lr_final = 0.0

@@ -226,7 +226,8 @@ def test_allele_sd_precondition_scales_each_snps_step(ds805):
   """precondition='allele_sd': one SGD step moves SNP i's weights and visible bias by the plain
   step times 0.5 / sqrt(p_i (1 - p_i)) (p clipped to [0.005, 0.995]); hidden biases as plain.
 
-  On the real 805 data, whose rare SNPs get factors up to 7.1; an unknown name is one error.
+  At `precondition_power` 0.5 the factor's square root. On the real 805 data, whose rare SNPs
+  get factors up to 7.1; an unknown name or a power outside (0, 2] is one error.
   """
   from ag_jax.config_base import ConfigError  # pylint: disable=g-import-not-at-top
   x = ds805.read_split('train')[:, :300]
@@ -234,13 +235,17 @@ def test_allele_sd_precondition_scales_each_snps_step(ds805):
   info = DataInfo(300, freq, None, len(x))
   with pytest.raises(ConfigError, match="config.model.precondition='sd': use one of none, allele_sd"):
     rbm_family.create_state(_Cfg(precondition='sd'), info, jax.random.key(0))
+  with pytest.raises(ConfigError, match=r'precondition_power=-1.0: use a power in \(0, 2\]'):
+    rbm_family.create_state(_Cfg(precondition='allele_sd', precondition_power=-1), info,
+                            jax.random.key(0))
   batch = jnp.asarray(x[:16])
   moved = {}
-  for pre in ('none', 'allele_sd'):
-    cfg = _Cfg(precondition=pre, window_size=100)
+  for name, pre, power in (('none', 'none', 1.0), ('allele_sd', 'allele_sd', 1.0),
+                           ('allele_sd_sqrt', 'allele_sd', 0.5)):
+    cfg = _Cfg(precondition=pre, precondition_power=power, window_size=100)
     state = rbm_family.create_state(cfg, info, jax.random.key(0))
     new, _ = jax.jit(rbm_family.make_train_step(cfg, info))(state, batch, jax.random.key(3))
-    moved[pre] = jax.tree.map(lambda a, b: np.asarray(a - b, np.float64), new.params, state.params)
+    moved[name] = jax.tree.map(lambda a, b: np.asarray(a - b, np.float64), new.params, state.params)
   lay = rbm_family.layout(_Cfg(window_size=100), info)
   p = np.clip(np.asarray(crbm.to_windows(lay, jnp.asarray(freq)[None])[:, 0]), 0.005, 0.995)
   factor = 0.5 / np.sqrt(p * (1 - p))
@@ -251,6 +256,8 @@ def test_allele_sd_precondition_scales_each_snps_step(ds805):
   # vb is ~ -5 (rare log-odds), so its float32 step carries ~1e-6 of rounding
   np.testing.assert_allclose(moved['allele_sd'].vb, moved['none'].vb * factor, rtol=1e-3, atol=2e-6)
   np.testing.assert_allclose(moved['allele_sd'].hb, moved['none'].hb, rtol=1e-5, atol=1e-8)
+  np.testing.assert_allclose(moved['allele_sd_sqrt'].w, moved['none'].w * np.sqrt(factor)[..., None],
+                             rtol=1e-3, atol=1e-7)
   assert np.abs(moved['none'].w[free]).max() > 0  # the step moved the free SNPs at all
 
 

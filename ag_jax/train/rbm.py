@@ -125,27 +125,33 @@ PRECONDITIONS = ('none', 'allele_sd')
 
 
 def precondition(config) -> str:
-  """`model.precondition` (configs older than the option: 'none'), or one ValueError."""
+  """`model.precondition` (older configs: 'none'), or one ValueError (also for its power)."""
   r = getattr(config.model, 'precondition', 'none')
   if r not in PRECONDITIONS:
     raise ValueError(f'config.model.precondition={r!r}: use one of {", ".join(PRECONDITIONS)}.')
+  power = float(getattr(config.model, 'precondition_power', 1.0))
+  if not 0 < power <= 2:  # also NaN
+    raise ValueError(f'config.model.precondition_power={power}: use a power in (0, 2].')
   return r
 
 
 def gradient_scale(config, info, lay: crbm.Layout) -> jax.Array | None:
   """float32 [n_w, W]: per-visible factor on the weight and visible-bias gradients, or None.
 
-  'allele_sd' multiplies SNP i's rows by 0.5 / sd_i, sd_i = sqrt(p_i (1 - p_i)) of its training
-  allele frequency (p clipped to [0.005, 0.995], so the factor is 1 at p = 0.5 and at most 7.1):
-  a rare variant's gradient is small in proportion to its sd, so plain SGD learns couplings
-  between rare variants slowly (README "AGBL4": rare pairs in perfect LD came out nearly
-  independent). This is a diagonal, data-fixed step-size rule; unlike Adam's it does not grow
-  the steps of couplings whose gradient is only sampling noise.
+  'allele_sd' multiplies SNP i's rows by (0.5 / sd_i) ** `model.precondition_power` (default 1),
+  sd_i = sqrt(p_i (1 - p_i)) of its training allele frequency (p clipped to [0.005, 0.995], so
+  the factor is 1 at p = 0.5 and at most 7.1 at power 1, 2.7 at power 0.5): a rare variant's
+  gradient is small in proportion to its sd, so plain SGD learns couplings between rare
+  variants slowly (README "AGBL4": rare pairs in perfect LD came out nearly independent). A
+  diagonal, data-fixed step-size rule; unlike Adam's it does not grow the steps of couplings
+  whose gradient is only sampling noise. On AGBL4 at power 1 it restores those pairs but loses
+  population structure (README "AGBL4"), so it is off by default.
   """
   if precondition(config) == 'none':
     return None
+  power = float(getattr(config.model, 'precondition_power', 1.0))
   p = jnp.clip(jnp.asarray(info.allele_freq, jnp.float32), 0.005, 0.995)
-  return crbm.per_snp_to_windows(lay, 0.5 / jnp.sqrt(p * (1 - p)))
+  return crbm.per_snp_to_windows(lay, (0.5 / jnp.sqrt(p * (1 - p))) ** power)
 
 
 def restart_init(config) -> str:
