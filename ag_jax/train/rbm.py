@@ -144,8 +144,9 @@ def gradient_scale(config, info, lay: crbm.Layout) -> jax.Array | None:
   gradient is small in proportion to its sd, so plain SGD learns couplings between rare
   variants slowly (README "AGBL4": rare pairs in perfect LD came out nearly independent). A
   diagonal, data-fixed step-size rule; unlike Adam's it does not grow the steps of couplings
-  whose gradient is only sampling noise. On AGBL4 at power 1 it restores those pairs but loses
-  population structure (README "AGBL4"), so it is off by default.
+  whose gradient is only sampling noise. On AGBL4 (README "AGBL4") power 1 restores those
+  pairs but loses population structure; power 0.5 gives the best LD at the same structure but
+  a privacy loss over the 0.02 limit (0.043), so it is off by default.
   """
   if precondition(config) == 'none':
     return None
