@@ -1,6 +1,10 @@
 """Subprocess body for tests/test_parallel.py (needs fake CPU devices set before JAX starts).
 
-  python parallel_worker.py equivalence <model> <data>x<window> ...  -> prints max abs diffs
+  python parallel_worker.py equivalence <model>[+allele_sd] <data>x<window> ...  -> prints max abs diffs
+
+`crbm+allele_sd` runs the CRBM with model.precondition='allele_sd' (per-SNP gradient factors,
+a [windows, W] constant that must be split like the window parameters); its output also
+carries the single-device difference from the plain CRBM, so the factor provably acts.
 """
 
 import json
@@ -20,7 +24,10 @@ from ag_jax.train import loop  # pylint: disable=g-import-not-at-top
 
 
 def run_steps(model, mesh_shape, num_steps=3):
+  model, _, precondition = model.partition('+')
   config = load(f'{model}.py:test')
+  if precondition:
+    config.model.precondition = precondition
   config.mesh.data, config.mesh.window = mesh_shape
   setup = loop.build(config)
   state = loop.init_state(setup)
@@ -34,19 +41,31 @@ def run_steps(model, mesh_shape, num_steps=3):
   return jax.device_get(state), sorted(shardings)
 
 
+def _f64(state):
+  return [np.asarray(x, np.float64) for x in jax.tree.leaves(state)]
+
+
+def relative_diff(got, ref, init):
+  """Max over leaves of max|got - ref| / max|ref - init|: differences measured against what
+  the steps changed, so a 1e-6 weight update is checked as strictly as a 10-unit bias (a leaf
+  the steps left unchanged must stay unchanged: its difference counts against 1e-12)."""
+  return max(float(np.max(np.abs(g - r)) / max(float(np.max(np.abs(r - i))), 1e-12))
+             for g, r, i in zip(_f64(got), _f64(ref), _f64(init)))
+
+
 def main():
   model, meshes = sys.argv[2], sys.argv[3:]
   ref, _ = run_steps(model, (1, 1))
+  init, _ = run_steps(model, (1, 1), num_steps=0)
   out = {}
   for m in meshes:
     d, w = map(int, m.split('x'))
     got, specs = run_steps(model, (d, w))
-    diffs = [float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
-             for a, b in zip(jax.tree.leaves(ref), jax.tree.leaves(got))]
-    scale = max(float(np.max(np.abs(np.asarray(a, np.float64)))) for a in jax.tree.leaves(ref))
-    out[m] = {'max_abs_diff': max(diffs), 'scale': scale, 'specs': specs}
+    out[m] = {'max_rel_diff': relative_diff(got, ref, init), 'specs': specs}
+  if '+' in model:  # the per-SNP factors changed the steps, not only matched them
+    plain, _ = run_steps(model.partition('+')[0], (1, 1))
+    out['vs_plain'] = relative_diff(ref, plain, init)
   print(json.dumps(out))
-
 
 if __name__ == '__main__':
   main()

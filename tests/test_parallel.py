@@ -1,4 +1,5 @@
-"""Sharded training equals single-device training; a 2-process job trains, checkpoints and
+"""Sharded training equals single-device training (per parameter, relative to what the steps
+changed; also with per-SNP gradient factors); a 2-process job trains, checkpoints and
 a single process resumes it; each process reads only its own rows."""
 
 import json
@@ -25,13 +26,16 @@ def _worker(*args):
   return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize('model,meshes', [('crbm', ['4x1', '2x2', '1x4']), ('wgan', ['4x1'])])
+@pytest.mark.parametrize('model,meshes', [('crbm', ['4x1', '2x2', '1x4']), ('wgan', ['4x1']),
+                                          ('crbm+allele_sd', ['2x2', '1x4'])])
 def test_sharded_step_matches_single_device(model, meshes):
   out = _worker('equivalence', model, *meshes)
   for m in meshes:
-    assert out[m]['max_abs_diff'] <= 1e-4 * max(1.0, out[m]['scale']), (m, out[m])
-  if model == 'crbm':  # the window axis really splits the stacked window parameters
+    assert out[m]['max_rel_diff'] <= 1e-2, (m, out[m])
+  if model.startswith('crbm'):  # the window axis really splits the stacked window parameters
     assert any("'window'" in s for s in out['2x2']['specs']), out['2x2']['specs']
+  if model == 'crbm+allele_sd':  # the per-SNP factors changed the steps, not only matched them
+    assert out['vs_plain'] > 0.1, out
 
 
 def test_mesh_errors_are_clear():
