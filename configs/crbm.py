@@ -107,7 +107,8 @@ def apply_variants(c: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
       # (seed 1: 0.016). From 2.0: LD r 0.998, decay gap 0.062, but PCA 0.154 (1.0: 0.134)
       # and AATS 0.648 (0.638), a trade, so 1.0 stays (README "AGBL4"). Per-SNP step sizes
       # (model.precondition='allele_sd', power 0.5): LD r 0.998, decay gap 0.054, PCA 0.134,
-      # but privacy loss 0.043 +- 0.012, over the limit, so off. Adam: far off after 500 updates.
+      # but privacy loss 0.043 +- 0.012, over the limit (with L2 1e-4: 0.033, decay gap
+      # 0.094), so off. Adam: far off after 500 updates.
       c.model.lr = 1.0
       c.model.lr_decay = 'cosine'
       c.model.persistent = False
