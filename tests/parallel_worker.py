@@ -1,6 +1,7 @@
 """Subprocess body for tests/test_parallel.py (needs fake CPU devices set before JAX starts).
 
-  python parallel_worker.py equivalence <model>[+allele_sd] <data>x<window> ...  -> prints max abs diffs
+  python parallel_worker.py equivalence <model>[+allele_sd] <data>x<window> ...
+      -> prints, per mesh, the largest parameter difference relative to what the steps changed
 
 `crbm+allele_sd` runs the CRBM with model.precondition='allele_sd' (per-SNP gradient factors,
 a [windows, W] constant that must be split like the window parameters); its output also
@@ -31,6 +32,7 @@ def run_steps(model, mesh_shape, num_steps=3):
   config.mesh.data, config.mesh.window = mesh_shape
   setup = loop.build(config)
   state = loop.init_state(setup)
+  init = jax.device_get(state)
   step_fn = loop.make_step_fn(setup, donate=False)
   loader = data.BatchLoader(setup.dataset, batch_size=config.train.batch_size, seed=0)
   for s in range(num_steps):
@@ -38,7 +40,7 @@ def run_steps(model, mesh_shape, num_steps=3):
                        loop.step_key(config.seed, s))
   shardings = {str(type(x.sharding).__name__) + str(x.sharding.spec) for x in jax.tree.leaves(state)
                if hasattr(x.sharding, 'spec')}
-  return jax.device_get(state), sorted(shardings)
+  return init, jax.device_get(state), sorted(shardings)
 
 
 def _f64(state):
@@ -55,17 +57,17 @@ def relative_diff(got, ref, init):
 
 def main():
   model, meshes = sys.argv[2], sys.argv[3:]
-  ref, _ = run_steps(model, (1, 1))
-  init, _ = run_steps(model, (1, 1), num_steps=0)
+  init, ref, _ = run_steps(model, (1, 1))
   out = {}
   for m in meshes:
     d, w = map(int, m.split('x'))
-    got, specs = run_steps(model, (d, w))
+    _, got, specs = run_steps(model, (d, w))
     out[m] = {'max_rel_diff': relative_diff(got, ref, init), 'specs': specs}
   if '+' in model:  # the per-SNP factors changed the steps, not only matched them
-    plain, _ = run_steps(model.partition('+')[0], (1, 1))
+    _, plain, _ = run_steps(model.partition('+')[0], (1, 1))
     out['vs_plain'] = relative_diff(ref, plain, init)
   print(json.dumps(out))
+
 
 if __name__ == '__main__':
   main()
