@@ -5,6 +5,7 @@ r"""Write artificial genomes from a trained workdir; the format follows the exte
   python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.hapt
   python experiments/generate.py --workdir=runs/crbm --sample_sweeps=200 --output=ags.hapt
   python experiments/generate.py --workdir=runs/crbm --sample_beta=1.05 --output=ags.hapt
+  python experiments/generate.py --workdir=runs/crbm --sample_sharpen=1.5 --output=ags.hapt
   python experiments/generate.py --workdir=runs/wgan --step=4000 --output=ags_4000.hapt
 
 VCF pairs consecutive haplotypes into phased diploid individuals (AG0 = haplotypes 0 and 1)
@@ -27,6 +28,10 @@ _SWEEPS = flags.DEFINE_integer(
 _BETA = flags.DEFINE_float(
     'sample_beta', None, 'RBM/CRBM only: inverse temperature the Gibbs chains end at, instead '
     "of the trained config's model.sample_beta (1 samples the model; above 1 colder).")
+_SHARPEN = flags.DEFINE_float(
+    'sample_sharpen', None, "RBM/CRBM only: factor on the inverse temperature of the last "
+    "visible draw only (the AG itself), instead of the trained config's model.sample_sharpen "
+    '(1: none; 1.5 restores short-range LD on dense data; on unlinked SNPs the AGs clump).')
 _STEP = flags.DEFINE_integer(
     'step', None, 'Checkpoint step to generate from (default: the latest); the workdir keeps '
     'the last config.train.keep_checkpoints.')
@@ -50,24 +55,26 @@ def main(argv):
   if _SWEEPS.value is not None and _SWEEPS.value < 1:
     print(f'error: --sample_sweeps={_SWEEPS.value}: use 1 or more.', file=sys.stderr)
     sys.exit(1)
-  if _BETA.value is not None:
-    try:
+  try:
+    if _BETA.value is not None:
       rbm_family.check_sample_beta(_BETA.value, '--sample_beta')
-    except ValueError as e:
-      print(f'error: {e}', file=sys.stderr)
-      sys.exit(1)
+    if _SHARPEN.value is not None:
+      rbm_family.check_sample_beta(_SHARPEN.value, '--sample_sharpen', rbm_family.SHARPEN_HELP)
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
   try:
     trained = train.load_trained(_WORKDIR.value, _STEP.value)
   except FileNotFoundError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
-  overrides = {k: v for k, v in (('sample_sweeps', _SWEEPS.value), ('sample_beta', _BETA.value))
-               if v is not None}
+  overrides = {k: v for k, v in (('sample_sweeps', _SWEEPS.value), ('sample_beta', _BETA.value),
+                                 ('sample_sharpen', _SHARPEN.value)) if v is not None}
   if overrides and 'sample_sweeps' not in trained.config.model:
     print(f'error: --{" --".join(overrides)} needs an RBM/CRBM workdir ({_WORKDIR.value} is '
           f'{trained.config.model.name!r}).', file=sys.stderr)
     sys.exit(1)
-  with trained.config.unlocked():  # sample_beta is newer than some workdirs' configs
+  with trained.config.unlocked():  # sample_beta/_sharpen are newer than some workdirs' configs
     trained.config.model.update(overrides)
   batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value)
   n = writers.write_genotypes(out, batches, trained.setup.dataset.variants)

@@ -103,6 +103,30 @@ def test_tempered_sampler_matches_scaled_model():
   assert np.abs(plain - mean).max() > 0.05
 
 
+def test_sharpened_last_draw_matches_exact():
+  """final_beta scales only the last visible draw: v' ~ sigmoid(final_beta (W h + vb)) with h
+  from the model's own marginal, enumerated over all 2^H hidden states; final_beta = beta_end
+  is the plain sampler bit for bit."""
+  params, fb = _params(5), 2.0
+  hs = np.array(list(itertools.product([0, 1], repeat=H)), np.float64)
+  w, vb, hb = (np.asarray(a, np.float64) for a in params)
+  logits = hs @ w.T + vb  # [2^H, V]
+  log_ph = hs @ hb + np.logaddexp(0, logits).sum(1)
+  ph = np.exp(log_ph - log_ph.max())
+  ph /= ph.sum()
+  s = 1 / (1 + np.exp(-fb * logits))
+  mean = ph @ s
+  second = np.einsum('h,hi,hj->ij', ph, s, s)
+  second[np.diag_indices(V)] = mean
+  v0 = rbm.random_visible(jax.random.key(1), (4000, V))
+  run = jax.jit(lambda v, k, f: rbm.run(params, v, k, 300, final_beta=f), static_argnums=2)
+  _check(np.asarray(run(v0, jax.random.key(2), fb), np.float64), mean, second, np.ones(V, bool))
+  plain, _ = _exact(params)
+  assert np.abs(plain - mean).max() > 0.05  # the sharpening is visible at this sample size
+  np.testing.assert_array_equal(np.asarray(run(v0, jax.random.key(2), 1.0)),
+                                np.asarray(run(v0, jax.random.key(2), None)))
+
+
 def test_clamped_sampler_matches_exact_conditional():
   params = _params(3)
   idx, val = tuple(range(5)), (1, 0, 1, 1, 0)
@@ -363,6 +387,10 @@ def test_sample_beta_must_be_a_sane_inverse_temperature():
       rbm_family.make_sampler(config, info)
   config.model.sample_beta = 1.05
   rbm_family.make_sampler(config, info)
+  for bad in (0.0, -1.0, float('nan'), 1e3):
+    config.model.sample_sharpen = bad
+    with pytest.raises(ValueError, match=f'config.model.sample_sharpen={bad}: use a factor'):
+      rbm_family.make_sampler(config, info)
 
 
 def test_default_crbm_is_relu_and_dense_variants_keep_bernoulli():

@@ -242,7 +242,7 @@ def test_generate_sample_sweeps_override(tmp_path):
          '--num_samples=64']
   outs = {}
   for name, extra in (('config', []), ('sweeps1', ['--sample_sweeps=1']),
-                      ('beta2', ['--sample_beta=2'])):
+                      ('beta2', ['--sample_beta=2']), ('sharpen2', ['--sample_sharpen=2'])):
     out = tmp_path / f'ags_{name}.hapt'
     r = subprocess.run(gen + [f'--output={out}', *extra], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -250,6 +250,7 @@ def test_generate_sample_sweeps_override(tmp_path):
   assert outs['config'].shape == outs['sweeps1'].shape == outs['beta2'].shape == (64, 805)
   assert not np.array_equal(outs['config'], outs['sweeps1'])  # 10 sweeps (the config) vs 1
   assert not np.array_equal(outs['config'], outs['beta2'])  # same key, colder chains
+  assert not np.array_equal(outs['config'], outs['sharpen2'])  # same chains, sharper last draw
   assert (tmp_path / 'config.json').read_text().count('"sample_sweeps": 10') == 1
   bad = subprocess.run(gen + [f'--output={tmp_path / "x.hapt"}', '--sample_sweeps=0'],
                        capture_output=True, text=True)
@@ -257,6 +258,9 @@ def test_generate_sample_sweeps_override(tmp_path):
   bad = subprocess.run(gen + [f'--output={tmp_path / "x.hapt"}', '--sample_beta=-1'],
                        capture_output=True, text=True)
   assert bad.returncode == 1 and 'sample_beta' in bad.stderr and 'Traceback' not in bad.stderr
+  bad = subprocess.run(gen + [f'--output={tmp_path / "x.hapt"}', '--sample_sharpen=0'],
+                       capture_output=True, text=True)
+  assert bad.returncode == 1 and 'sample_sharpen=0' in bad.stderr and 'Traceback' not in bad.stderr
   assert not (tmp_path / 'x.hapt').exists()
   steps = _steps(tmp_path)
   assert len(steps) >= 2

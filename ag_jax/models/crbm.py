@@ -116,12 +116,14 @@ def window_gradient(params: rbm.RBMParams, data: jax.Array, chains: jax.Array, k
 
 def sample(params: rbm.RBMParams, layout: Layout, key: jax.Array, num: int, *, num_sweeps: int,
            beta_start: float = 1.0, init_freq: np.ndarray | None = None,
-           dtype=jnp.float32, beta_end: float = 1.0, hidden: str = 'bernoulli') -> jax.Array:
+           dtype=jnp.float32, beta_end: float = 1.0, hidden: str = 'bernoulli',
+           final_beta: float | None = None) -> jax.Array:
   """Generates `num` haplotypes [num, num_snps] in {0, 1}, window by window (lax.scan).
 
   Window 0 starts from noise (Bernoulli(init_freq) if given, else 0.5) and runs `num_sweeps`
   sweeps; window w starts its free half the same way, with its first half pinned to window
-  w-1's second half, and runs `num_sweeps` sweeps.
+  w-1's second half, and runs `num_sweeps` sweeps. final_beta: see rbm.run (the last sweep's
+  visible draw, which is what the next window is pinned to).
   """
   w_, h_ = layout.window, layout.half
   pad = jnp.asarray(layout.pad_mask)
@@ -135,7 +137,7 @@ def sample(params: rbm.RBMParams, layout: Layout, key: jax.Array, num: int, *, n
     k_init, k_run = jax.random.split(k)
     v = rbm.random_visible(k_init, (num, w_), p_w)
     return rbm.run(params_w, v, k_run, num_sweeps, clamp_mask, clamp_values, beta_start, dtype,
-                   beta_end, hidden)
+                   beta_end, hidden, final_beta)
 
   first = window_sample(take(params, 0), keys[0], p0[0], pad[0], jnp.zeros((num, w_)))
   if layout.num_windows == 1:

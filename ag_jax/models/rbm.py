@@ -107,15 +107,18 @@ def free_energy(params: RBMParams, v: jax.Array, hidden: str = 'bernoulli') -> j
 
 def sweep(params: RBMParams, v: jax.Array, key: jax.Array, clamp_mask: jax.Array | None = None,
           clamp_values: jax.Array | None = None, beta: float | jax.Array = 1.0,
-          dtype=jnp.float32, hidden: str = 'bernoulli') -> jax.Array:
+          dtype=jnp.float32, hidden: str = 'bernoulli',
+          visible_beta: float | jax.Array | None = None) -> jax.Array:
   """One Gibbs sweep v -> h -> v'. Clamped visibles (mask True) are reset to clamp_values.
 
   v: [C, V] in {0, 1}; clamp_mask: [V] or [C, V] bool; clamp_values: broadcastable to v.
-  beta: inverse temperature (1 samples the model; < 1 flattens it, for annealing).
+  beta: inverse temperature (1 samples the model; < 1 flattens it, for annealing);
+  visible_beta (None = beta): the inverse temperature of the v' draw alone.
   """
   kh, kv = jax.random.split(key)
   h = sample_hidden(kh, hidden_logits(params, v, dtype), hidden, beta).astype(v.dtype)
-  pv = jax.nn.sigmoid(beta * visible_logits(params, h, dtype))
+  vb = beta if visible_beta is None else visible_beta
+  pv = jax.nn.sigmoid(vb * visible_logits(params, h, dtype))
   v_new = jax.random.bernoulli(kv, pv).astype(v.dtype)
   if clamp_mask is not None:
     v_new = jnp.where(clamp_mask, clamp_values, v_new)
@@ -125,12 +128,14 @@ def sweep(params: RBMParams, v: jax.Array, key: jax.Array, clamp_mask: jax.Array
 def run(params: RBMParams, v: jax.Array, key: jax.Array, num_sweeps: int,
         clamp_mask: jax.Array | None = None, clamp_values: jax.Array | None = None,
         beta_start: float = 1.0, dtype=jnp.float32, beta_end: float = 1.0,
-        hidden: str = 'bernoulli') -> jax.Array:
+        hidden: str = 'bernoulli', final_beta: float | None = None) -> jax.Array:
   """`num_sweeps` Gibbs sweeps in one lax.fori_loop; the key of sweep i is fold_in(key, i).
 
   The inverse temperature moves linearly from beta_start to beta_end over the first half of
   the sweeps, then stays at beta_end. beta_start < 1 anneals from a flatter distribution;
   beta_end = 1 samples the model itself (> 1 a colder, sharper version of it).
+  final_beta (None = beta_end): the inverse temperature of the last sweep's visible draw only,
+  p(v | h) = sigmoid(final_beta * logits); > 1 sharpens the output without moving the chain.
   """
   if clamp_mask is not None:
     v = jnp.where(clamp_mask, clamp_values, v)
@@ -142,7 +147,13 @@ def run(params: RBMParams, v: jax.Array, key: jax.Array, num_sweeps: int,
     return sweep(params, v, jax.random.fold_in(key, i), clamp_mask, clamp_values, beta, dtype,
                  hidden)
 
-  return jax.lax.fori_loop(0, num_sweeps, body, v)
+  if final_beta is None or num_sweeps < 1:
+    return jax.lax.fori_loop(0, num_sweeps, body, v)
+  v = jax.lax.fori_loop(0, num_sweeps - 1, body, v)
+  last = num_sweeps - 1
+  beta = beta_start + (beta_end - beta_start) * min(last / anneal_steps, 1.0)
+  return sweep(params, v, jax.random.fold_in(key, last), clamp_mask, clamp_values, beta, dtype,
+               hidden, visible_beta=final_beta)
 
 
 def random_visible(key: jax.Array, shape: tuple[int, ...], p: float | jax.Array = 0.5) -> jax.Array:

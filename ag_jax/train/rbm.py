@@ -83,6 +83,8 @@ def check_config(config) -> None:
     precondition(config)
     optimizer(config)  # also builds the learning-rate schedule, so checks lr_decay
     check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
+    check_sample_beta(float(getattr(m, 'sample_sharpen', 1.0)), 'config.model.sample_sharpen',
+                      SHARPEN_HELP)
   except ValueError as e:
     raise ConfigError(str(e) if str(e).startswith('config.') else f'config.model.{e}') from e
   # 0 Gibbs steps trains on the start state: NaN 250 steps later.
@@ -227,11 +229,15 @@ def make_train_step(config, info) -> Callable:
   return train_step
 
 
-def check_sample_beta(beta: float, name: str) -> float:
-  """The inverse temperature sampling ends at: in (0, 100), or one ValueError naming `name`."""
+_BETA_HELP = 'an inverse temperature in (0, 100) (1 samples the model; above 1 colder)'
+SHARPEN_HELP = ('a factor in (0, 100) on the inverse temperature of the last visible draw only '
+                '(1: none; above 1 sharper AGs)')
+
+
+def check_sample_beta(beta: float, name: str, what: str = _BETA_HELP) -> float:
+  """An inverse temperature (or factor on one) for sampling: in (0, 100), or one ValueError."""
   if not 0 < beta < 100:  # also NaN; above 100 every chain freezes in its start's basin
-    raise ValueError(f'{name}={beta}: use an inverse temperature in (0, 100) (1 samples the '
-                     'model; above 1 colder).')
+    raise ValueError(f'{name}={beta}: use {what}.')
   return beta
 
 
@@ -240,6 +246,10 @@ def make_sampler(config, info) -> Callable:
   m = config.model
   init_freq = info.allele_freq if m.sample_init == 'freq' else None
   beta = check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
+  # Older workdirs' configs have no sample_sharpen: 1, the sampler they were trained with.
+  sharpen = check_sample_beta(float(getattr(m, 'sample_sharpen', 1.0)),
+                              'config.model.sample_sharpen', SHARPEN_HELP)
+  final_beta = None if sharpen == 1.0 else beta * sharpen
   hidden = hidden_type(config)
   if (not m.persistent and restart_init(config) == 'freq' and m.sample_init == 'freq'
       and m.sample_sweeps != m.gibbs_steps):
@@ -251,7 +261,7 @@ def make_sampler(config, info) -> Callable:
   def sampler(state: RBMState, key: jax.Array, num: int) -> jax.Array:
     return crbm.sample(state.params, lay, key, num, num_sweeps=m.sample_sweeps,
                        beta_start=m.sample_beta_start, init_freq=init_freq, dtype=_dtype(config),
-                       beta_end=beta, hidden=hidden)
+                       beta_end=beta, hidden=hidden, final_beta=final_beta)
 
   return sampler
 
