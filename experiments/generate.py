@@ -31,7 +31,8 @@ _BETA = flags.DEFINE_float(
 _SHARPEN = flags.DEFINE_float(
     'sample_sharpen', None, "RBM/CRBM only: factor on the inverse temperature of the last "
     "visible draw only (the AG itself), instead of the trained config's model.sample_sharpen "
-    '(1: none; 1.5 restores short-range LD on dense data; on unlinked SNPs the AGs clump).')
+    '(1: none; on dense data 1.5 restores part of the LD the last draw blurs, at some privacy '
+    'cost; on unlinked SNPs the AGs clump).')
 _STEP = flags.DEFINE_integer(
     'step', None, 'Checkpoint step to generate from (default: the latest); the workdir keeps '
     'the last config.train.keep_checkpoints.')
