@@ -118,7 +118,7 @@ def apply_variants(c: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
       c.model.persistent = False
       c.model.restart_init = 'freq'
       c.model.sample_sweeps = 10  # = gibbs_steps: the sampler repeats what training fitted
-      # The last per-SNP draw blurs LD: mean r^2 3-18% under the real at every distance (0-2
+      # The last per-SNP draw blurs LD: mean r^2 1-18% under the real at every distance (0-2
       # of 24 bins within the test-vs-train spread, three trained models). Drawn at 1.5x the
       # inverse temperature (model.sample_sharpen=1.5): 5-12 of 24 over five AG draws of one
       # model (13 on another), LD r 0.997-0.998, PCA and distance better, AATS ~0.01 further

@@ -31,7 +31,7 @@ def get_config(arg: str | None = None):
     # CRBM's rate (1.0) is not measured for one 4,053-SNP window. L2 1e-3: privacy loss
     # 0.042, LD r 0.943; 100 hidden units: 0.023, LD r 0.943; both still over, so neither.
     c.model.lr = 0.25
-    # Sharpening its last draw (model.sample_sharpen=1.5) gave LD r 0.995 but privacy loss
-    # 0.074 and 0.2% exact copies.
+    # Sharpening its last draw (model.sample_sharpen=1.5): LD r 0.995, still privacy loss
+    # 0.072-0.074 (two AG draws), and 0.14-0.18% exact copies (plain: none).
   c.lock()
   return c

@@ -61,20 +61,30 @@ def plot_ld(out, extras) -> str:
 
 
 def plot_ld_decay(out, extras) -> str | None:
+  """Mean r^2 by distance (left) and each curve's difference from the train curve in % of it
+  (right: misses of a few % are invisible on the left), with the train-test spread as a band."""
   items = [(n, e['ld_decay']) for n, e in extras.items() if 'ld_decay' in e]
   if not items:
     return None
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, (ax, rel) = plt.subplots(1, 2, figsize=(12, 4.5))
   bins, real, _ = items[0][1]
   x = bins[:-1]
+  base = np.where(real[0] > 0, real[0], np.nan)
+  pct = lambda curve: 100 * (curve - real[0]) / base
   ax.errorbar(x, real[0], yerr=real[1], label='real train', color='k', lw=2)
+  rel.axhline(0, color='k', lw=2, label='real train')
   tests = [e['ld_decay_test'] for e in extras.values() if 'ld_decay_test' in e]
   if tests:  # the real spread: train vs held-out test, the band an AG curve should stay in
     lo, hi = np.minimum(real[0], tests[0][0]), np.maximum(real[0], tests[0][0])
     ax.fill_between(x, lo, hi, color='0.6', alpha=0.5, label='real train-test spread')
+    half = np.abs(pct(tests[0][0]))
+    rel.fill_between(x, -half, half, color='0.6', alpha=0.5, label='|test - train|')
   for name, (_, _, syn) in items:
-    ax.errorbar(x, syn[0], yerr=syn[1], label=name, alpha=0.8)
+    line = ax.errorbar(x, syn[0], yerr=syn[1], label=name, alpha=0.8)
+    rel.plot(x, pct(syn[0]), marker='.', color=line[0].get_color(), label=name, alpha=0.8)
   ax.set(xscale='log', xlabel='distance (bp)', ylabel='mean r$^2$', title='LD decay')
+  rel.set(xscale='log', xlabel='distance (bp)', ylabel='mean r$^2$ - train (% of train)',
+          title='LD decay against the train split')
   ax.legend(fontsize=8)
   _save(fig, out / 'ld_decay.png')
   return 'ld_decay.png'
