@@ -398,6 +398,10 @@ def test_default_crbm_is_relu_and_dense_variants_keep_bernoulli():
   bare = load('crbm.py')
   assert (bare.model.hidden, bare.model.centred, bare.model.lr_decay) == ('relu', False, 'cosine')
   assert bare.model.gibbs_steps == 20  # 10 left 3 of 4 training seeds far worse (README)
+  # Persistent chains made every run a draw (AF r 0.974-0.999); out of equilibrium, three
+  # seeds agreed (README "805 SNPs").
+  assert (bare.model.persistent, bare.model.restart_init) == (False, 'freq')
+  assert bare.model.sample_sweeps == bare.model.gibbs_steps
   assert load('crbm.py:test').model.gibbs_steps == 2
   assert load('crbm.py:1000g_805').model.hidden == 'relu'
   for variant in ('test', 'dense', '1000g_agbl4', 'chromosome', 'bench'):
