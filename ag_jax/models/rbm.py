@@ -144,16 +144,11 @@ def run(params: RBMParams, v: jax.Array, key: jax.Array, num_sweeps: int,
   def body(i, v):
     frac = jnp.minimum(i / anneal_steps, 1.0)
     beta = beta_start + (beta_end - beta_start) * frac
+    visible = None if final_beta is None else jnp.where(i == num_sweeps - 1, final_beta, beta)
     return sweep(params, v, jax.random.fold_in(key, i), clamp_mask, clamp_values, beta, dtype,
-                 hidden)
+                 hidden, visible)
 
-  if final_beta is None or num_sweeps < 1:
-    return jax.lax.fori_loop(0, num_sweeps, body, v)
-  v = jax.lax.fori_loop(0, num_sweeps - 1, body, v)
-  last = num_sweeps - 1
-  beta = beta_start + (beta_end - beta_start) * min(last / anneal_steps, 1.0)
-  return sweep(params, v, jax.random.fold_in(key, last), clamp_mask, clamp_values, beta, dtype,
-               hidden, visible_beta=final_beta)
+  return jax.lax.fori_loop(0, num_sweeps, body, v)
 
 
 def random_visible(key: jax.Array, shape: tuple[int, ...], p: float | jax.Array = 0.5) -> jax.Array:
