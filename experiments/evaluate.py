@@ -28,6 +28,11 @@ _DISTANCE_SAMPLE = flags.DEFINE_integer(
     '805 SNPs its SD over --seed is up to 2.8); 5000 uses every haplotype of 5,000-AG sets '
     '(SD 0.15-0.32, as README says), at about 16x the memory and time of that step.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Subsampling seed.')
+_POPULATIONS = flags.DEFINE_enum(
+    'populations', 'super_population', ['super_population', 'population', 'none'],
+    "Sample column whose labels split AA_truth by group (aa_truth_by_population, "
+    "aats_by_population.png: which groups the AGs cover worse); from the dataset's samples.tsv "
+    "or the real file's panel. 'none' skips it; unlabelled data skip it anyway.")
 flags.mark_flags_as_required(['real', 'synthetic', 'output'])
 
 
@@ -38,10 +43,10 @@ def _set_name(path: str) -> str:
   return name
 
 
-def _read_file(path: str) -> tuple[np.ndarray, dict]:
+def _read_file(path: str) -> tuple[np.ndarray, dict, dict]:
   from ag_jax import data  # pylint: disable=g-import-not-at-top
   h = data.read_any([path])
-  return h.genotypes, h.variants
+  return h.genotypes, h.variants, h.samples
 
 
 def main(argv):
@@ -60,15 +65,18 @@ def main(argv):
       ds = data.open_dataset(real)
       train, test = ds.read_split('train'), ds.read_split('test')
       variants = ds.variants
+      labels = ds.samples.get(_POPULATIONS.value)
+      labels = None if labels is None else labels[ds.train_rows]
     else:
-      train, variants = _read_file(real)
+      train, variants, samples = _read_file(real)
+      labels = samples.get(_POPULATIONS.value)
       test = None
     if _TEST.value:
-      test, _ = _read_file(_TEST.value)
+      test, _, _ = _read_file(_TEST.value)
     synthetic = {}
     stems = [_set_name(p) for p in _SYNTHETIC.value]
     for path, stem in zip(_SYNTHETIC.value, stems):
-      g, _ = _read_file(path)
+      g, _, _ = _read_file(path)
       # Same file name in several workdirs (runs/crbm/ags.hapt, runs/wgan/ags.hapt), or the
       # trainer's generic name: name by the workdir.
       generic = stems.count(stem) > 1 or stem == 'ags'
@@ -82,7 +90,7 @@ def main(argv):
     evaluate.run_evaluation(train, synthetic, _OUTPUT.value, real_test=test,
                             positions=variants['pos'], chrom=variants['chrom'], seed=_SEED.value,
                             ld_max_distance=_LD_DISTANCE.value, max_haplotypes=_MAX.value,
-                            distance_sample=_DISTANCE_SAMPLE.value)
+                            distance_sample=_DISTANCE_SAMPLE.value, populations=labels)
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)

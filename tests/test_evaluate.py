@@ -272,3 +272,38 @@ def test_run_evaluation_rejects_a_bad_size_option_before_writing(sets, tmp_path,
   assert not (tmp_path / 'ev').exists()
   with pytest.raises(ValueError, match=f'--{option}={value}'):
     evaluate.evaluate_set(real.genotypes[:200], rbm[:200], None, **{option: value})
+
+
+def test_aa_truth_by_population(tmp_path, sets, ds805):
+  _, _, rbm = sets
+  rows = np.sort(np.random.default_rng(0).choice(ds805.num_train, 800, replace=False))
+  train, test = ds805.read_split('train')[rows], ds805.read_split('test')
+  pops = ds805.samples['super_population']  # the file is sorted by population: draw rows
+  labels, test_labels = pops[ds805.train_rows][rows], pops[ds805.test_rows]
+  assert set(labels.tolist()) == {'AFR', 'AMR', 'EAS', 'EUR', 'SAS'}
+  kwargs = dict(max_haplotypes=800, privacy_draws=1, distance_sample=200)
+  plain, _ = evaluate.evaluate_set(train, rbm[:800], None, **kwargs)
+  m, _ = evaluate.evaluate_set(train, rbm[:800], None, populations=labels, **kwargs)
+  by = m.pop('aa_truth_by_population')
+  assert m == plain  # the labels add a figure and change no other
+  assert set(by) == set(labels.tolist()) and sum(v['n'] for v in by.values()) == 800
+  assert np.isclose(sum(v['aa_truth'] * v['n'] for v in by.values()) / 800, m['aa_truth'])
+  # One group against scipy's Hamming distances: nearest other real vs nearest AG.
+  d_rr = scipy.spatial.distance.cdist(train, train, 'hamming')
+  np.fill_diagonal(d_rr, np.inf)
+  d_rs = scipy.spatial.distance.cdist(train, rbm[:800], 'hamming')
+  eas = labels == 'EAS'
+  assert np.isclose(by['EAS']['aa_truth'], np.mean(d_rs.min(1)[eas] > d_rr.min(1)[eas]))
+  # AGs that are held-out EUR people cover EUR and leave AFR uncovered.
+  eur_only = np.resize(test[test_labels == 'EUR'], (800, train.shape[1]))
+  m, _ = evaluate.evaluate_set(train, eur_only, None, populations=labels, **kwargs)
+  by = m['aa_truth_by_population']
+  assert by['AFR']['aa_truth'] > 0.9 and by['EUR']['aa_truth'] < 0.65, by
+  # Through run_evaluation: the plot, and one clear error for a label count that does not fit.
+  evaluate.run_evaluation(train, {'rbm': rbm[:800]}, tmp_path / 'ev', populations=labels,
+                          distance_sample=200, progress=False)
+  assert (tmp_path / 'ev' / 'aats_by_population.png').stat().st_size > 1000
+  assert 'src="aats_by_population.png"' in (tmp_path / 'ev' / 'report.html').read_text()
+  with pytest.raises(ValueError, match='799 labels for 800 real train haplotypes'):
+    evaluate.run_evaluation(train, {'rbm': rbm[:800]}, tmp_path / 'bad', populations=labels[:799])
+  assert not (tmp_path / 'bad').exists()

@@ -1,5 +1,6 @@
 """The training job: straight vs SIGTERM/SIGKILL + resume are bit-identical; NaN; typos."""
 
+import json
 import os
 import pathlib
 import signal
@@ -302,3 +303,29 @@ def test_resume_with_a_config_the_checkpoint_does_not_fit(tmp_path):
   train.run(config, tmp_path)
   assert _steps(tmp_path)[-1] == config.train.num_steps
   assert (tmp_path / 'config.json').read_text() != before
+
+
+def test_at_end_report_and_evaluate_split_aa_truth_by_population(tmp_path):
+  """The trainer's report and evaluate.py label real haplotypes by super-population."""
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  config = load('crbm.py:test')
+  config.evaluate.at_end = True
+  train.run(config, tmp_path)
+  m = json.loads((tmp_path / 'report' / 'metrics.json').read_text())
+  by = m['crbm']['aa_truth_by_population']
+  assert set(by) == {'AFR', 'AMR', 'EAS', 'EUR', 'SAS'}
+  assert sum(v['n'] for v in by.values()) == m['crbm']['aats_n'] == 64
+  assert (tmp_path / 'report' / 'aats_by_population.png').exists()
+  ev = [sys.executable, str(ROOT / 'experiments' / 'evaluate.py'), '--real=1000g_805',
+        f'--synthetic={tmp_path / "ags.hapt"}', '--distance_sample=64']
+  got = {}
+  for flag in ('--populations=population', '--populations=none'):
+    out = tmp_path / flag.split('=')[1]
+    r = subprocess.run(ev + [flag, f'--output={out}'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got[flag] = json.loads((out / 'metrics.json').read_text())[f'{tmp_path.name}/ags']
+    assert got[flag]['aats'] == m['crbm']['aats']  # the labels change no other figure
+  # 64 real haplotypes drawn from 26 populations: most of them present, none unlabelled.
+  fine = got['--populations=population']['aa_truth_by_population']
+  assert len(fine) > 15 and sum(v['n'] for v in fine.values()) == 64, fine
+  assert 'aa_truth_by_population' not in got['--populations=none']

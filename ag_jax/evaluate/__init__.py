@@ -22,6 +22,11 @@ synthetic set (paper_notes.md section 5):
                        (train split's; bins 0-1-5-20-50%), AG and real: where LD is lost
   exact_copy_rate      fraction of AGs identical to a training haplotype
   mia_auc              distance-to-closest-record membership inference AUC (0.5 = no leak)
+  aa_truth_by_population  (with `populations`, one label per real train haplotype) AA_truth
+                       of the real haplotypes of each group: 0.5 = the AGs cover that group as
+                       closely as its own haplotypes do; above 0.5 the group's real haplotypes
+                       lie nearer each other than to any AG (the generator serves it worse),
+                       below 0.5 AGs crowd it. {label: {'aa_truth': ..., 'n': ...}}
 
 Sets are subsampled to equal sizes (`max_haplotypes`, seeded) where a statistic needs it; the
 sizes used are recorded in metrics.json.
@@ -67,8 +72,23 @@ def check_options(**options: int) -> None:
       raise ValueError(f'--{name}={value}: use an integer of {low} or more ({why}).')
 
 
+def _subsample_rows(num_rows: int, n: int, rng: np.random.Generator) -> np.ndarray:
+  """Sorted rows of a seeded draw of n of num_rows (all rows, no draw, when n >= num_rows)."""
+  if num_rows <= n:
+    return np.arange(num_rows)
+  return np.sort(rng.choice(num_rows, n, replace=False))
+
+
 def _subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-  return x if len(x) <= n else x[np.sort(rng.choice(len(x), n, replace=False))]
+  return x if len(x) <= n else x[_subsample_rows(len(x), n, rng)]
+
+
+def aa_truth_by_group(a: dict, labels: np.ndarray) -> dict[str, dict]:
+  """AA_truth per label of the real rows `a` (from stats.aats) was computed on."""
+  hit = a['d_ts'] > a['d_tt']
+  labels = np.asarray(labels).astype(str)
+  return {g: {'aa_truth': float(hit[labels == g].mean()), 'n': int((labels == g).sum())}
+          for g in sorted(set(labels.tolist())) if g}
 
 
 def _aats_var(a: dict, n: int) -> float:
@@ -79,8 +99,13 @@ def _aats_var(a: dict, n: int) -> float:
 def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *,
                  ld_max_distance: int = 200, max_haplotypes: int = 5000, privacy_draws: int = 5,
                  distance_sample: int = 1000, seed: int = 0, positions=None,
-                 single_chromosome: bool = False, pca=None, trip=None) -> tuple[dict, dict]:
-  """Metrics of one synthetic set and the arrays the plots need."""
+                 single_chromosome: bool = False, pca=None, trip=None,
+                 populations=None) -> tuple[dict, dict]:
+  """Metrics of one synthetic set and the arrays the plots need.
+
+  `populations`: optional label per row of `real` (e.g. super-population); adds
+  aa_truth_by_population. Every other figure is the same with or without it.
+  """
   check_options(ld_max_distance=ld_max_distance, max_haplotypes=max_haplotypes,
                 privacy_draws=privacy_draws, distance_sample=distance_sample)
   rng = np.random.default_rng(seed)
@@ -147,8 +172,11 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
                                      stats.three_point(synth, trip).ravel())
 
   n = min(len(real), len(synth), max_haplotypes)
-  a = stats.aats(_subsample(real, n, rng), _subsample(synth, n, rng))
+  rows = _subsample_rows(len(real), n, rng)  # the same draw as _subsample(real, n, rng)
+  a = stats.aats(real[rows], _subsample(synth, n, rng))
   m.update(aats=a['aats'], aa_truth=a['aa_truth'], aa_syn=a['aa_syn'], aats_n=n)
+  if populations is not None:
+    m['aa_truth_by_population'] = aa_truth_by_group(a, np.asarray(populations)[rows])
   extra['aats'] = a
   m['exact_copy_rate'] = stats.exact_copy_rate(synth, real)
   if test is not None and len(test):
@@ -175,11 +203,18 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
   """Evaluates each synthetic set; writes metrics.json, PNGs and report.html into output_dir.
 
   With `real_test` and `include_real_reference`, the test split itself is evaluated as a set
-  (`real_test`): the real-vs-real ceiling any generator can reach.
+  (`real_test`): the real-vs-real ceiling any generator can reach. `populations` (one label
+  per real_train haplotype, '' = unknown) adds AA_truth by label and aats_by_population.png.
   """
-  del populations
   check_options(ld_max_distance=ld_max_distance, max_haplotypes=max_haplotypes,
                 distance_sample=distance_sample)  # before output_dir exists
+  if populations is not None:
+    populations = np.asarray(populations).astype(str)
+    if populations.shape != (len(real_train),):
+      raise ValueError(f'populations: {populations.shape[0] if populations.ndim else 0} labels '
+                       f'for {len(real_train)} real train haplotypes; give one per haplotype.')
+    if not any(populations):
+      populations = None  # no labels known (e.g. a VCF without a panel)
   out = pathlib.Path(output_dir)
   out.mkdir(parents=True, exist_ok=True)
   chroms = set(np.asarray(chrom).tolist()) if chrom is not None else set()
@@ -199,13 +234,17 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
     m, e = evaluate_set(real_train, np.asarray(synth, np.uint8), test, seed=seed,
                         positions=positions, single_chromosome=single, pca=pca, trip=trip,
                         ld_max_distance=ld_max_distance, max_haplotypes=max_haplotypes,
-                        distance_sample=distance_sample)
+                        distance_sample=distance_sample, populations=populations)
     m['num_haplotypes'] = int(len(synth))
     results[name], extras[name] = m, e
     audit[name] = findings(m, results.get('real_test'))
     if progress:
       print(f'evaluated {name} ({len(synth)} x {synth.shape[1]}) in {time.time() - t0:.1f}s: '
             + ', '.join(f'{k} {m[k]:.4f}' for k in METRIC_KEYS if k in m), flush=True)
+      if 'aa_truth_by_population' in m:
+        print('  aa_truth by population (0.5 = covered as closely as by its own haplotypes): '
+              + ', '.join(f"{g} {v['aa_truth']:.3f}"
+                          for g, v in m['aa_truth_by_population'].items()), flush=True)
       for line in audit[name]:
         print(f'  warning: {line}', flush=True)
   tmp = out / 'metrics.json.tmp'

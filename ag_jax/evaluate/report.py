@@ -169,6 +169,29 @@ def plot_aats(out, results) -> str:
   return 'aats.png'
 
 
+def plot_aats_by_population(out, results) -> str | None:
+  """AA_truth of each population's real haplotypes, per set: which groups a generator covers."""
+  names = sorted((n for n in results if 'aa_truth_by_population' in results[n]),
+                 key=lambda n: n != 'real_test')  # the real reference first
+  if not names:
+    return None
+  groups = sorted({g for n in names for g in results[n]['aa_truth_by_population']})
+  fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(groups) * max(1, len(names) / 3)), 3.6))
+  x, width = np.arange(len(groups)), 0.8 / len(names)
+  for j, n in enumerate(names):
+    by = results[n]['aa_truth_by_population']
+    ax.bar(x + width * (j - (len(names) - 1) / 2),
+           [by[g]['aa_truth'] if g in by else np.nan for g in groups], width, label=n)
+  ax.axhline(0.5, color='k', ls='--', lw=0.8)
+  ax.set_xticks(x, groups)
+  ax.set(ylim=(0, 1), ylabel='AA_truth of the real haplotypes',
+         title='AA_truth by population (ideal 0.5; above it the AGs cover the group worse)')
+  ax.title.set_fontsize(9)
+  ax.legend(fontsize=7)
+  _save(fig, out / 'aats_by_population.png')
+  return 'aats_by_population.png'
+
+
 def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.ndarray,
                  synthetic: dict[str, np.ndarray],
                  audit: dict[str, list[str]]) -> pathlib.Path:
@@ -176,7 +199,8 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
   first = next(((n, x) for n, x in synthetic.items() if n != 'real_test'), None)
   images = [plot_af(out, extras), plot_ld(out, extras), plot_ld_decay(out, extras),
             plot_ld_by_maf(out, extras), plot_ld_heatmap(out, real_train, first),
-            plot_pca(out, extras), plot_distances(out, extras), plot_aats(out, results)]
+            plot_pca(out, extras), plot_distances(out, extras), plot_aats(out, results),
+            plot_aats_by_population(out, results)]
   rows = []
   for name, m in results.items():
     cells = ''.join(f'<td>{_cell(m, c)}</td>' for c in COLUMNS)

@@ -376,7 +376,9 @@ def _finish(setup: Setup, state, workdir: pathlib.Path, write: bool = True) -> d
     train = ds.read_split('train')
     result = evaluate.run_evaluation(
         train, {config.model.name: ags}, workdir / 'report', real_test=ds.read_split('test'),
-        positions=ds.variants['pos'], chrom=ds.variants['chrom'])
+        positions=ds.variants['pos'], chrom=ds.variants['chrom'],
+        populations=ds.samples.get('super_population', np.full(ds.num_haplotypes, ''))[
+            ds.train_rows])
     out['evaluation'] = result
   (workdir / 'final_metrics.json').write_text(json.dumps(out, indent=2, default=float) + '\n')
   return out
