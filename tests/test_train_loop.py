@@ -329,3 +329,25 @@ def test_at_end_report_and_evaluate_split_aa_truth_by_population(tmp_path):
   fine = got['--populations=population']['aa_truth_by_population']
   assert len(fine) > 15 and sum(v['n'] for v in fine.values()) == 64, fine
   assert 'aa_truth_by_population' not in got['--populations=none']
+
+
+def test_more_steps_on_a_decayed_rate_resumes_with_a_warning(tmp_path, caplog):
+  """A finished cosine run given more train.num_steps resumes (the checkpoint fits) but says
+  that its schedule is not a fresh run's (the 805 CRBM default went 3,000 -> 6,000)."""
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  config = load('rbm.py:test')
+  config.model.lr_decay = 'cosine'
+  config.evaluate.at_end = False
+  train.run(config, tmp_path)
+  assert 'not the model a fresh run' not in caplog.text
+  config.train.num_steps += 2
+  train.run(config, tmp_path)
+  assert _steps(tmp_path)[-1] == config.train.num_steps
+  assert 'train.num_steps changed on a run whose rate decays' in caplog.text, caplog.text
+  caplog.clear()
+  config.model.lr_decay = 'none'  # and no such warning where the rate does not decay
+  other = tmp_path / 'constant'
+  train.run(config, other)
+  config.train.num_steps += 2
+  train.run(config, other)
+  assert 'rate decays' not in caplog.text

@@ -191,6 +191,13 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
   if is_main:  # Only once the checkpoint fits: config.json always describes the checkpoints.
     _write_config(config, workdir)
   start = int(jax.device_get(state.step))
+  decay = config.model.get('lr_decay', 'none')
+  if start and decay != 'none' and any(c.startswith('train.num_steps:') for c in changed):
+    logging.warning(
+        '%s: train.num_steps changed on a run whose rate decays over it (model.lr_decay=%s): '
+        'its %d steps followed the old schedule and the rest follow the new one, so this is '
+        'not the model a fresh run of this config trains (for that, use a new --workdir).',
+        workdir, decay, start)
   writer = metrics_lib.MetricsWriter(workdir, enabled=is_main, resume_step=start)
   logging.info('%s: %s, %d SNPs, %d train haplotypes; mesh %s; step %d of %d',
                config.model.name, setup.dataset.path, setup.info.num_snps,
