@@ -167,11 +167,10 @@ def apply_variants(c: ml_collections.ConfigDict, arg: str | None) -> ml_collecti
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = base_config()
   c.model = model_config('crbm')
-  if not set(parse_variant(arg)) & set(OWN_MODEL_SETTINGS):  # genome-wide: 805 or user data
-    relu_genome_wide(c.model)
   c.train.batch_size = 256
   c.train.num_steps = 3000
-  if not set(parse_variant(arg)) & set(OWN_MODEL_SETTINGS):
+  if not set(parse_variant(arg)) & set(OWN_MODEL_SETTINGS):  # genome-wide: 805 or user data
+    relu_genome_wide(c.model)
     c.train.num_steps = GENOME_WIDE_STEPS
   c.train.log_every = 250
   c.train.checkpoint_every = 1000

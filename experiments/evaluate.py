@@ -65,8 +65,7 @@ def main(argv):
       ds = data.open_dataset(real)
       train, test = ds.read_split('train'), ds.read_split('test')
       variants = ds.variants
-      labels = ds.samples.get(_POPULATIONS.value)
-      labels = None if labels is None else labels[ds.train_rows]
+      labels = ds.split_samples(_POPULATIONS.value)
     else:
       train, variants, samples = _read_file(real)
       labels = samples.get(_POPULATIONS.value)

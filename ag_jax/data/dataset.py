@@ -103,6 +103,11 @@ class Dataset:
       return np.arange(self.num_haplotypes, dtype=np.int64)
     raise ValueError(f'unknown split {split!r}; use train, test or all.')
 
+  def split_samples(self, column: str, split: str = 'train') -> np.ndarray | None:
+    """One samples.tsv column (e.g. super_population) for a split's rows; None if absent."""
+    values = self.samples.get(column)
+    return None if values is None else values[self.split_rows(split)]
+
   def read(self, rows: np.ndarray, snps: slice = slice(None)) -> np.ndarray:
     """uint8 [len(rows), n_snps]; one tensorstore read, rows in the order given."""
     rows = np.asarray(rows, dtype=np.int64)

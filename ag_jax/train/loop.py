@@ -384,8 +384,7 @@ def _finish(setup: Setup, state, workdir: pathlib.Path, write: bool = True) -> d
     result = evaluate.run_evaluation(
         train, {config.model.name: ags}, workdir / 'report', real_test=ds.read_split('test'),
         positions=ds.variants['pos'], chrom=ds.variants['chrom'],
-        populations=ds.samples.get('super_population', np.full(ds.num_haplotypes, ''))[
-            ds.train_rows])
+        populations=ds.split_samples('super_population'))
     out['evaluation'] = result
   (workdir / 'final_metrics.json').write_text(json.dumps(out, indent=2, default=float) + '\n')
   return out

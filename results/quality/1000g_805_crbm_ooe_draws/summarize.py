@@ -13,6 +13,8 @@ import sys
 
 import numpy as np
 
+from ag_jax.data import writers
+
 COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'distance_wasserstein', 'three_point_r', 'aats',
            'privacy_loss', 'exact_copy_rate', 'mia_auc')
 
@@ -44,10 +46,8 @@ def main(root: str) -> None:
              for c in COLUMNS]
     lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
   text = '\n'.join(lines) + '\n'
-  out = pathlib.Path(root) / 'summary.md'
-  tmp = out.with_suffix('.md.tmp')  # a complete file or none
-  tmp.write_text(text)
-  tmp.replace(out)
+  with writers.atomic_path(pathlib.Path(root) / 'summary.md') as tmp:  # whole file or none
+    tmp.write_text(text)
   print(text, end='')
 
 

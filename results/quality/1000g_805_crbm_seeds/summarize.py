@@ -12,6 +12,8 @@ import sys
 
 import numpy as np
 
+from ag_jax.data import writers
+
 COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'distance_wasserstein', 'aats', 'privacy_loss',
            'exact_copy_rate', 'mia_auc')
 
@@ -32,10 +34,8 @@ def main(root: str) -> None:
                    f'{v.mean():.{digits}f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.{digits}f}')
     lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
   text = '\n'.join(lines) + '\n'
-  out = pathlib.Path(root) / 'summary.md'
-  tmp = out.with_suffix('.md.tmp')  # a complete file or none, as run_evaluation writes
-  tmp.write_text(text)
-  tmp.replace(out)
+  with writers.atomic_path(pathlib.Path(root) / 'summary.md') as tmp:  # whole file or none
+    tmp.write_text(text)
   print(text, end='')
 
 
