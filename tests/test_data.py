@@ -13,6 +13,7 @@ import pytest
 import tensorstore as ts
 
 from ag_jax import data
+from ag_jax.data import writers
 from conftest import AGBL4, HAPT_805, LEGEND_805, PANEL, ROOT, VCF_140KB
 
 
@@ -199,3 +200,14 @@ def test_existing_output_needs_overwrite(tmp_path):
   r = _run_prepare([f'--input={HAPT_805}', f'--output={out}'])
   assert r.returncode != 0 and '--overwrite' in r.stderr and str(out) in r.stderr
   assert (out / 'precious.txt').read_text() == 'keep me'
+
+
+def test_write_text_is_all_or_nothing(tmp_path):
+  path = tmp_path / 'metrics.json'
+  writers.write_text(path, 'old\n')
+  with pytest.raises(TypeError):
+    writers.write_text(path, None)  # fails after the temporary file was made
+  assert path.read_text() == 'old\n'
+  assert [p.name for p in tmp_path.iterdir()] == ['metrics.json']  # no temporary left behind
+  writers.write_text(path, 'new\n')
+  assert path.read_text() == 'new\n'

@@ -44,6 +44,14 @@ def atomic_path(path: str | os.PathLike):
     raise
 
 
+def write_text(path: str | os.PathLike, text: str) -> pathlib.Path:
+  """Writes `text` to `path` through a temporary sibling: readers see the old file or the new
+  one, never a part (an interrupted run leaves no half-written metrics or config)."""
+  with atomic_path(path) as tmp:
+    tmp.write_text(text)
+  return pathlib.Path(path)
+
+
 def write_hapt(path, genotypes, ids: list[str] | None = None, tag: str = 'AG') -> int:
   """`AG AG0 0 1 ...` lines; ids default to AG0, AG1, ... Returns the number written."""
   n = 0

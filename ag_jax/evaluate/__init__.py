@@ -42,6 +42,7 @@ import time
 import numpy as np
 import scipy.stats
 
+from ag_jax.data import writers
 from ag_jax.evaluate import stats
 from ag_jax.evaluate import report as report_lib
 from ag_jax.evaluate.audit import findings
@@ -247,8 +248,6 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
                           for g, v in m['aa_truth_by_population'].items()), flush=True)
       for line in audit[name]:
         print(f'  warning: {line}', flush=True)
-  tmp = out / 'metrics.json.tmp'
-  tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
-  tmp.replace(out / 'metrics.json')
+  writers.write_text(out / 'metrics.json', json.dumps(results, indent=2, sort_keys=True) + '\n')
   report_lib.write_report(out, results, extras, real_train, sets, audit)
   return results

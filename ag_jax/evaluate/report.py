@@ -226,8 +226,7 @@ mia_auc 0.5 = no membership leakage.</p>
 {figs}</body></html>"""
   path = out / 'report.html'
   for name, text in ((path.name, page), ('table.md', markdown_table(results))):
-    with writers.atomic_path(out / name) as tmp:
-      tmp.write_text(text)
+    writers.write_text(out / name, text)
   return path
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from ag_jax import checkpoint as ckpt_lib
 from ag_jax import data as data_lib
 from ag_jax import parallel
+from ag_jax.data import writers
 from ag_jax.train import metrics as metrics_lib
 
 logging = std_logging.getLogger('ag_jax')
@@ -342,10 +343,8 @@ def _config_changes(config, workdir: pathlib.Path) -> list[str]:
 
 
 def _write_config(config, workdir: pathlib.Path):
-  path = workdir / 'config.json'
-  tmp = path.with_suffix('.json.tmp')
-  tmp.write_text(config.to_json_best_effort(indent=2, sort_keys=True) + '\n')
-  tmp.replace(path)
+  writers.write_text(workdir / 'config.json',
+                     config.to_json_best_effort(indent=2, sort_keys=True) + '\n')
 
 
 def generate(setup: Setup, state, num: int, seed: int, batch_size: int,
@@ -366,7 +365,6 @@ def generate(setup: Setup, state, num: int, seed: int, batch_size: int,
 def _finish(setup: Setup, state, workdir: pathlib.Path, write: bool = True) -> dict:
   """Writes workdir/ags.hapt and, if configured, the evaluation report (process 0 only;
   every process takes part in generation, a sharded computation)."""
-  from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
   config = setup.config
   ags = np.concatenate(list(generate(setup, state, config.sample.num_samples, config.seed,
                                      config.sample.batch_size, progress=write)))
@@ -386,7 +384,8 @@ def _finish(setup: Setup, state, workdir: pathlib.Path, write: bool = True) -> d
         positions=ds.variants['pos'], chrom=ds.variants['chrom'],
         populations=ds.split_samples('super_population'))
     out['evaluation'] = result
-  (workdir / 'final_metrics.json').write_text(json.dumps(out, indent=2, default=float) + '\n')
+  writers.write_text(workdir / 'final_metrics.json',
+                     json.dumps(out, indent=2, default=float) + '\n')
   return out
 
 

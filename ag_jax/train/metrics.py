@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import pathlib
 
+from ag_jax.data import writers
+
 
 class MetricsWriter:
 
@@ -18,9 +20,7 @@ class MetricsWriter:
     if self.path.exists():  # Drop lines logged after the checkpoint we resume from.
       keep = [l for l in self.path.read_text().splitlines()
               if l.strip() and json.loads(l).get('step', 0) <= resume_step]
-      tmp = self.path.with_suffix('.tmp')
-      tmp.write_text(''.join(l + '\n' for l in keep))
-      tmp.replace(self.path)
+      writers.write_text(self.path, ''.join(l + '\n' for l in keep))
     try:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
       self._tb = SummaryWriter(str(pathlib.Path(workdir) / 'tensorboard'))
