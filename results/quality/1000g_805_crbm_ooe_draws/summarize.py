@@ -46,8 +46,7 @@ def main(root: str) -> None:
              for c in COLUMNS]
     lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
   text = '\n'.join(lines) + '\n'
-  with writers.atomic_path(pathlib.Path(root) / 'summary.md') as tmp:  # whole file or none
-    tmp.write_text(text)
+  writers.write_text(pathlib.Path(root) / 'summary.md', text)  # whole file or none
   print(text, end='')
 
 

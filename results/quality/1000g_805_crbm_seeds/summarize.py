@@ -34,8 +34,7 @@ def main(root: str) -> None:
                    f'{v.mean():.{digits}f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.{digits}f}')
     lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
   text = '\n'.join(lines) + '\n'
-  with writers.atomic_path(pathlib.Path(root) / 'summary.md') as tmp:  # whole file or none
-    tmp.write_text(text)
+  writers.write_text(pathlib.Path(root) / 'summary.md', text)  # whole file or none
   print(text, end='')
 
 
