@@ -27,11 +27,19 @@ def get_config(arg: str | None = None):
   c = crbm.apply_variants(c, arg)
   if c.model.restart_init == 'freq' and not c.model.persistent:  # 1000g_agbl4, dense
     # Out of equilibrium from lr 0.25 (AGBL4, 5,000 AGs): LD r 0.983 (persistent chains:
-    # 0.38) but privacy loss 0.072 and MIA AUC 0.55, over the limits (README "AGBL4"); the
-    # CRBM's rate (1.0) is not measured for one 4,053-SNP window. L2 1e-3: privacy loss
-    # 0.042, LD r 0.943; 100 hidden units: 0.023, LD r 0.943; both still over, so neither.
+    # 0.38) but, with 500 hidden units, privacy loss 0.072 and MIA AUC 0.55, over the limits
+    # (README "AGBL4"); the CRBM's rate (1.0) is not measured for one 4,053-SNP window.
+    # One window of 500 units over 4,053 dense SNPs memorises; less capacity trades LD for
+    # privacy (one draw: 500 units, L2 1e-3 0.042, LD r 0.943; 100 units 0.023). Five AG draws
+    # each: 64 units 0.021 +- 0.009, LD r 0.907; 100 units with L2 3e-4 0.019 +- 0.009 (2 of
+    # 5 over 0.02), LD r 0.919, MIA AUC 0.504; with L2 1e-3 0.010 +- 0.004 (every draw
+    # under), but LD r 0.872 and distance Wasserstein 62. The middle one is the default;
+    # --config.model.l2=1e-3 for the margin. All three put AGs away from the real haplotypes
+    # (aa_truth 0.98-0.999, the realism warning; 500 units: 0.73): the RBM is a baseline.
     c.model.lr = 0.25
-    # Sharpening its last draw (model.sample_sharpen=1.5): LD r 0.995, still privacy loss
-    # 0.072-0.074 (two AG draws), and 0.14-0.18% exact copies (plain: none).
+    c.model.num_hidden = 100
+    c.model.l2 = 3e-4
+    # Sharpening the 500-unit RBM's last draw (model.sample_sharpen=1.5): LD r 0.995, privacy
+    # loss 0.072-0.074 (two AG draws), and 0.14-0.18% exact copies (plain: none).
   c.lock()
   return c
