@@ -54,8 +54,8 @@ def model_config(name: str = 'crbm') -> ml_collections.ConfigDict:
 
 
 # Updates of the genome-wide default (its cosine schedule spans them). Out of equilibrium on the
-# 805 SNPs, five AG draws each: 3,000 updates PCA Wasserstein 0.210, |AATS - 0.5| 0.034,
-# privacy loss 0.012; 6,000: PCA 0.145, |AATS - 0.5| 0.007, privacy loss 0.019 (seed 1:
+# 805 SNPs with L2 1e-4, five AG draws each: 3,000 updates PCA Wasserstein 0.210, |AATS - 0.5|
+# 0.034, privacy loss 0.012; 6,000: PCA 0.145, |AATS - 0.5| 0.007, privacy loss 0.019 (seed 1:
 # 0.140, 0.001, 0.027); 9,000: PCA 0.124, AATS 0.486 (past 0.5), privacy loss 0.024 (README).
 GENOME_WIDE_STEPS = 6000
 # L2 of the genome-wide default, over those 6,000 updates (three training seeds x five AG

@@ -435,8 +435,8 @@ def test_default_crbm_is_relu_and_dense_variants_keep_bernoulli():
     assert (m.lr, m.lr_decay) == (1.0, 'cosine')  # README "AGBL4": 0.25 < 0.5 < 1.0 on LD
   assert load('rbm.py').model.hidden == 'bernoulli'
   # Privacy (README "Quality on real data"): L2 1e-3 on the genome-wide CRBM (privacy loss
-  # 0.022 -> 0.016 over 15 AG draws of three seeds); the AGBL4 RBM with 100 hidden units and L2 3e-4
-  # (500 units leaked: 0.072, MIA AUC 0.55).
+  # 0.022 -> 0.016 over 15 AG draws of three seeds); the AGBL4 RBM with 100 hidden units and
+  # L2 3e-4 (500 units leaked: 0.072, MIA AUC 0.55).
   assert bare.model.l2 == load('crbm.py:1000g_805').model.l2 == 1e-3
   assert load('crbm.py:1000g_agbl4').model.l2 == 0.0
   agbl4_rbm = load('rbm.py:1000g_agbl4').model
