@@ -21,10 +21,11 @@ COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein'
 
 def _save(fig, path: pathlib.Path):
   fig.tight_layout()
-  tmp = path.with_name(path.stem + '.tmp.png')
-  fig.savefig(tmp, dpi=90)
-  plt.close(fig)
-  tmp.replace(path)
+  try:
+    with writers.atomic_path(path) as tmp:  # a failed save leaves neither a part nor a temporary
+      fig.savefig(tmp, dpi=90, format='png')
+  finally:
+    plt.close(fig)
 
 
 def _grid(n: int, size: float = 3.6):
