@@ -1,11 +1,16 @@
 r"""WGAN-GP train-step time per haplotype and memory for 805, 16,383 and 65,535 SNPs.
 
   python benchmarks/wgan_step.py [--snps=805,16383,65535] [--batch=8] [--channels=10]
-      [--critic_iter=10] [--unroll_critic=1]
+      [--critic_iter=10] [--unroll_critic=1] [--conv=matmul,lax]
 
 One step = critic_iter critic updates (each on batch packed samples of pack_m haplotypes)
 plus one generator update, as the paper. Times are medians after compilation. Each SNP count
 runs in its own process, so the peak RSS printed is that size's own.
+
+--conv times the model's convolutions as written (`matmul`: ag_jax.models.wgan.Conv and
+ConvTranspose, one matmul each) and/or as lax convolutions (`lax`: flax.linen.Conv and
+ConvTranspose, the form before 2026-12-02; same parameters and outputs), each SNP count with
+both side by side, and prints the step-time ratio lax / matmul.
 """
 
 import argparse
@@ -47,20 +52,36 @@ def main():
   ap.add_argument('--critic_iter', type=int, default=10)
   ap.add_argument('--unroll_critic', type=int, default=1,
                   help='1: unrolled critic scan (fast on CPU, slow to compile); 0: rolled')
+  ap.add_argument('--conv', default='matmul,lax',
+                  help='comma-separated: matmul (the model as written), lax (flax convolutions)')
   ap.add_argument('--repeats', type=int, default=3)
   ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
   args = ap.parse_args()
   sizes = args.snps.split(',')
+  forms = args.conv.split(',')
+  if any(f not in ('matmul', 'lax') for f in forms):
+    ap.error(f'--conv={args.conv}: use matmul, lax or both')
   if not args.child:
     print(machine())
     print(f'channels {args.channels}, batch {args.batch} packed x 3, critic_iter {args.critic_iter}, '
           f'unroll_critic {args.unroll_critic}')
-    print(f'{"snps":>7} {"padded":>7} {"haps/step":>9} {"compile s":>9} {"step s":>8} '
+    print(f'{"snps":>7} {"conv":>6} {"padded":>7} {"haps/step":>9} {"compile s":>9} {"step s":>8} '
           f'{"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}', flush=True)
     for n in sizes:
-      argv = [a for a in sys.argv[1:] if not a.startswith('--snps')]
-      subprocess.run([sys.executable, __file__, f'--snps={n}', '--child', *argv], check=False)
+      steps = {}
+      for form in forms:
+        argv = [a for a in sys.argv[1:] if not a.startswith(('--snps', '--conv'))]
+        out = subprocess.run([sys.executable, __file__, f'--snps={n}', f'--conv={form}', '--child',
+                              *argv], check=False, stdout=subprocess.PIPE, text=True).stdout
+        print(out, end='', flush=True)
+        fields = out.split()
+        if len(fields) >= 6:
+          steps[form] = float(fields[5])
+      if len(steps) == 2:
+        print(f'{n:>7} step time lax / matmul: {steps["lax"] / steps["matmul"]:.2f}x', flush=True)
     return
+  if forms == ['lax']:
+    adversarial.wgan_lib.Conv, adversarial.wgan_lib.ConvTranspose = adversarial.wgan_lib.lax_layers()
   for n in map(int, sizes):
     config = get_config(args.channels, args.batch, args.critic_iter, bool(args.unroll_critic))
     info = DataInfo(n, np.full(n, 0.3, np.float32), None, 1000)
@@ -73,7 +94,7 @@ def main():
     haps = config.train.batch_size
     mem = compiled_memory_gib(step)
     padded = adversarial.wgan_lib.pyramid_for(n, config.model.max_latent).length
-    print(f'{n:>7} {padded:>7} {haps:>9} {compile_s:>9.1f} {t:>8.2f} {1000 * t / haps:>12.2f} '
+    print(f'{n:>7} {forms[0]:>6} {padded:>7} {haps:>9} {compile_s:>9.1f} {t:>8.2f} {1000 * t / haps:>12.2f} '
           f'{mem if mem is not None else float("nan"):>8.2f} {peak_rss_gib():>12.2f}', flush=True)
 
 

@@ -77,7 +77,7 @@ def _conv_outputs(module, variables, *args):
   order = []
 
   def capture(m, _):
-    if isinstance(m, (nn.Conv, wgan.ConvT)):
+    if isinstance(m, (wgan.Conv, wgan.ConvT)):
       order.append(tuple(m.scope.path))
       return True
     return False
@@ -215,6 +215,79 @@ def test_step_is_deterministic_in_key_and_sampler_crops(ds805, name):
   assert any(bool(jnp.any(l1 != l3)) for l1, l3 in zip(jax.tree.leaves(a.g_params), jax.tree.leaves(c.g_params)))
   ags = jax.jit(adversarial.make_sampler(config, info), static_argnums=2)(a, jax.random.key(5), 10)
   assert ags.shape == (10, 805) and ags.dtype == jnp.uint8 and set(np.unique(ags)) <= {0, 1}
+
+
+def _lax_convs(monkeypatch):
+  """Build the model's convolutions from flax.linen.Conv / ConvTranspose (the reference)."""
+  conv, conv_transpose = wgan.lax_layers()
+  monkeypatch.setattr(wgan, 'Conv', conv)
+  monkeypatch.setattr(wgan, 'ConvTranspose', conv_transpose)
+
+
+@pytest.mark.parametrize('kind,args', [('conv', (7,)), ('conv', (7, 2, 'VALID', True)),
+                                       ('conv', (7, 2, ((1, 1),), True)), ('conv_t', (7,))])
+def test_matmul_convs_equal_flax_convs_values_and_gradients(ds805, kind, args):
+  # Real haplotypes as 5 channels of 201 positions (odd and even lengths both occur).
+  x = jnp.asarray(ds805.read_split('train')[:15, :201], jnp.float32)
+  x = jnp.transpose(x.reshape(3, 5, 201), (0, 2, 1))
+  lax_conv, lax_conv_t = wgan.lax_layers()
+  ours, ref = ((wgan.Conv(*args), lax_conv(*args)) if kind == 'conv'
+               else (wgan.ConvTranspose(*args), lax_conv_t(*args)))
+  v = ours.init(jax.random.key(1), x)
+  v_ref = ref.init(jax.random.key(1), x)
+  assert jax.tree.structure(v) == jax.tree.structure(v_ref)
+  for a, b in zip(jax.tree.leaves(v), jax.tree.leaves(v_ref)):
+    np.testing.assert_array_equal(a, b)  # same names, shapes and initial values
+  if 'bias' in v['params']:  # a nonzero bias, so its gradient and use are checked too
+    v = {'params': {**v['params'], 'bias': jnp.linspace(-1, 1, 7)}}
+  y, y_ref = ours.apply(v, x), ref.apply(v, x)
+  assert y.shape == y_ref.shape
+  np.testing.assert_allclose(y, y_ref, atol=1e-5)
+  w = jax.random.normal(jax.random.key(2), y.shape)  # a loss that weighs every output
+  loss = lambda m: lambda v, x: jnp.sum(w * jnp.tanh(m.apply(v, x)))
+  g, g_ref = jax.grad(loss(ours), (0, 1))(v, x), jax.grad(loss(ref), (0, 1))(v, x)
+  for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_model_with_matmul_convs_is_the_model_with_flax_convs(ds805, monkeypatch):
+  """Same parameter tree (old checkpoints restore) and initial values; on real haplotypes the
+  same generated haplotypes, critic scores, gradient-penalty gradient and generator gradient."""
+  pyr = wgan.pyramid_for(805)
+  gen, critic = wgan.Generator(pyr, 2), wgan.Critic(pyr, 2)
+  x = np.pad(ds805.read_split('train')[:12].astype(np.float32), ((0, 0), (0, pyr.length - 805)))
+  real = jnp.transpose(jnp.asarray(x).reshape(3, 4, -1), (1, 2, 0))  # 4 packed samples
+  z, noise = adversarial._latents(pyr, jax.random.key(2), 12, 2)  # pylint: disable=protected-access
+
+  @jax.jit
+  def run():
+    gv = gen.init(jax.random.key(0), z, noise, train=False)
+    cv = critic.init(jax.random.key(1), real)
+    fake, _ = gen.apply(gv, z, noise, train=True, mutable=['batch_stats'])
+    fake = jnp.transpose(fake.reshape(3, 4, -1), (1, 2, 0))
+
+    def critic_loss(c_params):
+      score = lambda y: critic.apply({'params': c_params}, y).sum()
+      grads = jax.grad(score)(0.3 * real + 0.7 * fake)
+      penalty = jnp.mean((jnp.sqrt(jnp.sum(grads.reshape(4, -1) ** 2, axis=1)) - 1) ** 2)
+      return score(fake) - score(real) + 10 * penalty
+
+    def generator_loss(g_params):
+      out, _ = gen.apply({**gv, 'params': g_params}, z, noise, train=True, mutable=['batch_stats'])
+      return -critic.apply(cv, jnp.transpose(out.reshape(3, 4, -1), (1, 2, 0))).sum()
+
+    return (gv, cv, fake, critic.apply(cv, real), jax.grad(critic_loss)(cv['params']),
+            jax.grad(generator_loss)(gv['params']))
+
+  ours = run()
+  _lax_convs(monkeypatch)
+  ref = run()
+  assert jax.tree.structure(ours) == jax.tree.structure(ref)
+  for a, b in zip(jax.tree.leaves(ours[:2]), jax.tree.leaves(ref[:2])):
+    np.testing.assert_array_equal(a, b)
+  for a, b in zip(jax.tree.leaves(ours[2:]), jax.tree.leaves(ref[2:])):
+    scale = float(np.abs(b).max())
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4 * scale)
 
 
 def test_fc_gan_layer_sizes():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -73,9 +74,88 @@ def _torch_uniform(fan_in_axes):
   return init
 
 
+KERNEL = 3  # every conv of the paper's model has kernel size 3
+
+
+def _padding(padding, length: int, stride: int) -> tuple[int, int]:
+  """flax.linen.Conv's padding ('SAME', 'VALID' or ((lo, hi),)) as (lo, hi) for kernel 3."""
+  if padding == 'VALID':
+    return 0, 0
+  if padding == 'SAME':
+    total = max((-(-length // stride) - 1) * stride + KERNEL - length, 0)
+    return total // 2, total - total // 2
+  (lo, hi), = padding
+  return lo, hi
+
+
+class Conv(nn.Module):
+  """flax.linen.Conv(features, (3,), strides, padding) written as one matmul over the three
+  shifted (and strided) views of the input (im2col), with the same parameters ('kernel'
+  [3, C, F], 'bias' [F]), the same initial values and the same outputs (tests/test_wgan.py).
+
+  Why: on XLA:CPU the derivatives of strided convolutions are input-dilated convolutions,
+  and their kernel gradients run ~16x slower than the forward pass (a 48 x 2,047 x 8 -> 8
+  transposed conv: 1.8 ms forward, 27.8 ms kernel gradient), which the WGAN-GP's double
+  backward pays in every critic update. As matmuls every derivative is a matmul, a pad or a
+  strided slice (benchmarks/wgan_step.py, `--conv=lax` for the old form).
+  """
+  features: int
+  stride: int = 1
+  padding: Any = 'SAME'
+  use_bias: bool = False
+
+  @nn.compact
+  def __call__(self, x):
+    channels = x.shape[-1]
+    kernel = self.param('kernel', _torch_uniform((0, 1)), (KERNEL, channels, self.features))
+    lo, hi = _padding(self.padding, x.shape[1], self.stride)
+    x = jnp.pad(x, ((0, 0), (lo, hi), (0, 0)))
+    n, s = (x.shape[1] - KERNEL) // self.stride + 1, self.stride
+    cols = jnp.concatenate([x[:, k:k + s * (n - 1) + 1:s] for k in range(KERNEL)], axis=-1)
+    y = cols @ kernel.reshape(KERNEL * channels, self.features)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,))
+    return y
+
+
+class ConvTranspose(nn.Module):
+  """flax.linen.ConvTranspose(features, (3,), strides=(2,), padding='VALID', use_bias=False),
+  L -> 2L + 1, as one matmul: out[2m] = x[m-1] W[0] + x[m] W[2], out[2m+1] = x[m] W[1]. Same
+  parameters, initial values and outputs as Flax's (tests/test_wgan.py); see `Conv` for why."""
+  features: int
+
+  @nn.compact
+  def __call__(self, x):
+    b, length, channels = x.shape
+    f = self.features
+    kernel = self.param('kernel', _torch_uniform((0, 1)), (KERNEL, channels, f))
+    y = (x @ jnp.transpose(kernel, (1, 0, 2)).reshape(channels, KERNEL * f))
+    y = y.reshape(b, length, KERNEL, f)
+    even = jnp.pad(y[:, :, 0], ((0, 0), (1, 0), (0, 0))) + jnp.pad(y[:, :, 2], ((0, 0), (0, 1), (0, 0)))
+    odd = y[:, :, 1]
+    pairs = jnp.stack([even[:, :length], odd], axis=2).reshape(b, 2 * length, f)
+    return jnp.concatenate([pairs, even[:, length:]], axis=1)
+
+
+def lax_layers():
+  """(conv, conv_transpose) factories building the same layers from flax.linen.Conv /
+  ConvTranspose (lax convolutions), with the same names, parameters and initial values: the
+  reference `Conv` and `ConvTranspose` are tested against (tests/test_wgan.py) and the old
+  form `benchmarks/wgan_step.py --conv=lax` times, by standing in for them."""
+  init = _torch_uniform((0, 1))
+
+  def lax_conv(features, stride=1, padding='SAME', use_bias=False, name=None):
+    return nn.Conv(features, (KERNEL,), strides=(stride,), padding=padding, use_bias=use_bias,
+                   kernel_init=init, name=name)
+
+  def lax_conv_transpose(features):
+    return nn.ConvTranspose(features, (KERNEL,), strides=(2,), padding='VALID', use_bias=False,
+                            kernel_init=init)
+  return lax_conv, lax_conv_transpose
+
+
 def conv(features: int, stride: int = 1, padding='SAME', bias: bool = False, name=None):
-  return nn.Conv(features, (3,), strides=(stride,), padding=padding, use_bias=bias,
-                 kernel_init=_torch_uniform((0, 1)), name=name)
+  return Conv(features, stride, padding, bias, name=name)
 
 
 class ConvT(nn.Module):
@@ -85,8 +165,7 @@ class ConvT(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    y = nn.ConvTranspose(self.features, (3,), strides=(2,), padding='VALID', use_bias=False,
-                         kernel_init=_torch_uniform((0, 1)))(x)
+    y = ConvTranspose(self.features)(x)
     return y[:, 1:-1] if self.torch_padding else y
 
 
