@@ -86,8 +86,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       c.data.name = v
     elif v == '1000g_agbl4':  # 4,053 SNPs -> pyramid (4, 3) = 4,095; ~4x the 805 step cost
       c.data.name = v
-      # What one hour-plus of one core allows (1 h 31 min at 0.28 steps/s): AF r 0.971, LD r
-      # 0.24, privacy loss 0.067 (README "AGBL4"); sample AF r still rising. Not a ceiling.
+      # What one hour of one core allows (58 min at 0.46 steps/s): AF r 0.971, LD r 0.28,
+      # privacy loss 0.011 over five draws, AGs away from every real haplotype (README
+      # "AGBL4"); sample AF r still rising. Not a ceiling.
       c.train.num_steps = 1500
     else:
       raise ValueError(f'unknown variant {v!r}; known: test, paper65k, paper16k, bench, '
