@@ -7,10 +7,10 @@ One step = critic_iter critic updates (each on batch packed samples of pack_m ha
 plus one generator update, as the paper. Times are medians after compilation. Each SNP count
 runs in its own process, so the peak RSS printed is that size's own.
 
---conv times the model's convolutions as written (`matmul`: ag_jax.models.wgan.Conv and
-ConvTranspose, one matmul each) and/or as lax convolutions (`lax`: flax.linen.Conv and
-ConvTranspose, the form before 2026-12-02; same parameters and outputs), each SNP count with
-both side by side, and prints the step-time ratio lax / matmul.
+--conv times the two forms of `model.conv`: `matmul` (the default: ag_jax.models.wgan.Conv and
+ConvTranspose, one matmul each) and/or `lax` (flax.linen.Conv and ConvTranspose, the form
+before 2026-12-02; same parameters and outputs), each SNP count with both side by side, and
+prints the step-time ratio lax / matmul: run it on an accelerator to choose `model.conv` there.
 """
 
 import argparse
@@ -30,7 +30,7 @@ from ag_jax.train import adversarial  # pylint: disable=wrong-import-position
 from ag_jax.train.loop import DataInfo  # pylint: disable=wrong-import-position
 
 
-def get_config(channels, batch, critic_iter, unroll=True):
+def get_config(channels, batch, critic_iter, unroll=True, conv='matmul'):
   import importlib.util  # pylint: disable=g-import-not-at-top
   path = pathlib.Path(__file__).parent.parent / 'configs' / 'wgan.py'
   spec = importlib.util.spec_from_file_location('wgan_cfg', path)
@@ -41,6 +41,7 @@ def get_config(channels, batch, critic_iter, unroll=True):
   c.model.channels, c.model.batch_size, c.model.critic_iter = channels, batch, critic_iter
   c.train.batch_size = critic_iter * c.model.pack_m * batch
   c.model.unroll_critic = unroll
+  c.model.conv = conv
   return c
 
 
@@ -59,7 +60,7 @@ def main():
   args = ap.parse_args()
   sizes = args.snps.split(',')
   forms = args.conv.split(',')
-  if any(f not in ('matmul', 'lax') for f in forms):
+  if any(f not in adversarial.wgan_lib.CONV_FORMS for f in forms):
     ap.error(f'--conv={args.conv}: use matmul, lax or both')
   if not args.child:
     print(machine())
@@ -75,15 +76,14 @@ def main():
                               *argv], check=False, stdout=subprocess.PIPE, text=True).stdout
         print(out, end='', flush=True)
         fields = out.split()
-        if len(fields) >= 6:
-          steps[form] = float(fields[5])
+        if len(fields) >= 7:
+          steps[form] = float(fields[6])  # ms per haplotype: the same batch, more digits
       if len(steps) == 2:
         print(f'{n:>7} step time lax / matmul: {steps["lax"] / steps["matmul"]:.2f}x', flush=True)
     return
-  if forms == ['lax']:
-    adversarial.wgan_lib.Conv, adversarial.wgan_lib.ConvTranspose = adversarial.wgan_lib.lax_layers()
   for n in map(int, sizes):
-    config = get_config(args.channels, args.batch, args.critic_iter, bool(args.unroll_critic))
+    config = get_config(args.channels, args.batch, args.critic_iter, bool(args.unroll_critic),
+                        forms[0])
     info = DataInfo(n, np.full(n, 0.3, np.float32), None, 1000)
     state = jax.jit(lambda k: adversarial.create_state(config, info, k))(jax.random.key(0))
     batch = jax.random.bernoulli(jax.random.key(1), 0.3, (config.train.batch_size, n)).astype(np.uint8)

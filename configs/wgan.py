@@ -41,6 +41,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Unrolled critic updates run ~6x faster on XLA:CPU but compile slower as SNPs grow;
   # set False for very long genomes or when compile time dominates.
   m.unroll_critic = True
+  # How convolutions are computed (same parameters, so checkpoints move between the two):
+  # 'matmul' (im2col; 1.40-1.47x faster steps on XLA:CPU at 805-16,383 SNPs, ~30% more XLA
+  # memory) or 'lax' (flax.linen.Conv / ConvTranspose). Unmeasured on GPU/TPU: run
+  # benchmarks/wgan_step.py --conv=matmul,lax there before a long job.
+  m.conv = 'matmul'
   # AGs come from a moving average of the generator weights (0 = the last weights). Measured
   # on the 805 data: the mean of checkpoints 4,000-6,000 gave AF r 0.974 vs 0.954 for the last.
   # The warm-up (adversarial._update_ema) keeps the decay below 0.999 for 8,990 updates. 0.995

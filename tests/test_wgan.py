@@ -1,5 +1,6 @@
 """The conv WGAN against the paper's layer tables (paper_notes.md 2.4, 2.5); the GAN; steps."""
 
+import functools
 import subprocess
 import sys
 
@@ -217,22 +218,18 @@ def test_step_is_deterministic_in_key_and_sampler_crops(ds805, name):
   assert ags.shape == (10, 805) and ags.dtype == jnp.uint8 and set(np.unique(ags)) <= {0, 1}
 
 
-def _lax_convs(monkeypatch):
-  """Build the model's convolutions from flax.linen.Conv / ConvTranspose (the reference)."""
-  conv, conv_transpose = wgan.lax_layers()
-  monkeypatch.setattr(wgan, 'Conv', conv)
-  monkeypatch.setattr(wgan, 'ConvTranspose', conv_transpose)
-
-
 @pytest.mark.parametrize('kind,args', [('conv', (7,)), ('conv', (7, 2, 'VALID', True)),
-                                       ('conv', (7, 2, ((1, 1),), True)), ('conv_t', (7,))])
+                                       ('conv', (7, 2, ((1, 1),), True)), ('conv_t', (7,)),
+                                       ('conv_t', (7, 1))])
 def test_matmul_convs_equal_flax_convs_values_and_gradients(ds805, kind, args):
+  """Each layer form the model uses, model.conv='matmul' against 'lax' (flax.linen.Conv /
+  ConvTranspose): same parameters, initial values, outputs and gradients."""
   # Real haplotypes as 5 channels of 201 positions (odd and even lengths both occur).
   x = jnp.asarray(ds805.read_split('train')[:15, :201], jnp.float32)
   x = jnp.transpose(x.reshape(3, 5, 201), (0, 2, 1))
-  lax_conv, lax_conv_t = wgan.lax_layers()
-  ours, ref = ((wgan.Conv(*args), lax_conv(*args)) if kind == 'conv'
-               else (wgan.ConvTranspose(*args), lax_conv_t(*args)))
+  ours, ref = ((wgan.conv(*args), wgan.conv(*args, form='lax')) if kind == 'conv'
+               else (wgan.ConvT(*args), wgan.ConvT(*args, form='lax')))
+  assert isinstance(ours, (wgan.Conv, wgan.ConvT)) and not isinstance(ref, wgan.Conv)
   v = ours.init(jax.random.key(1), x)
   v_ref = ref.init(jax.random.key(1), x)
   assert jax.tree.structure(v) == jax.tree.structure(v_ref)
@@ -250,17 +247,18 @@ def test_matmul_convs_equal_flax_convs_values_and_gradients(ds805, kind, args):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
-def test_model_with_matmul_convs_is_the_model_with_flax_convs(ds805, monkeypatch):
-  """Same parameter tree (old checkpoints restore) and initial values; on real haplotypes the
-  same generated haplotypes, critic scores, gradient-penalty gradient and generator gradient."""
+def test_model_with_matmul_convs_is_the_model_with_flax_convs(ds805):
+  """model.conv 'matmul' and 'lax': the same parameter tree (checkpoints move between the
+  forms) and initial values; on real haplotypes the same generated haplotypes, critic scores,
+  gradient-penalty gradient and generator gradient."""
   pyr = wgan.pyramid_for(805)
-  gen, critic = wgan.Generator(pyr, 2), wgan.Critic(pyr, 2)
   x = np.pad(ds805.read_split('train')[:12].astype(np.float32), ((0, 0), (0, pyr.length - 805)))
   real = jnp.transpose(jnp.asarray(x).reshape(3, 4, -1), (1, 2, 0))  # 4 packed samples
   z, noise = adversarial._latents(pyr, jax.random.key(2), 12, 2)  # pylint: disable=protected-access
 
-  @jax.jit
-  def run():
+  @functools.partial(jax.jit, static_argnums=0)
+  def run(form):
+    gen, critic = wgan.Generator(pyr, 2, conv=form), wgan.Critic(pyr, 2, conv=form)
     gv = gen.init(jax.random.key(0), z, noise, train=False)
     cv = critic.init(jax.random.key(1), real)
     fake, _ = gen.apply(gv, z, noise, train=True, mutable=['batch_stats'])
@@ -279,15 +277,17 @@ def test_model_with_matmul_convs_is_the_model_with_flax_convs(ds805, monkeypatch
     return (gv, cv, fake, critic.apply(cv, real), jax.grad(critic_loss)(cv['params']),
             jax.grad(generator_loss)(gv['params']))
 
-  ours = run()
-  _lax_convs(monkeypatch)
-  ref = run()
+  ours, ref = run('matmul'), run('lax')
   assert jax.tree.structure(ours) == jax.tree.structure(ref)
   for a, b in zip(jax.tree.leaves(ours[:2]), jax.tree.leaves(ref[:2])):
     np.testing.assert_array_equal(a, b)
-  for a, b in zip(jax.tree.leaves(ours[2:]), jax.tree.leaves(ref[2:])):
-    scale = float(np.abs(b).max())
-    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4 * scale)
+  # Tolerances scale with each output's largest entry, not each leaf's: the critic's conv
+  # biases feed InstanceNorms, which remove them, so their exact gradient is 0 and both forms
+  # compute rounding noise there (~1e-6 of the kernel gradients).
+  for got, want in zip(ours[2:], ref[2:]):
+    scale = max(float(np.abs(b).max()) for b in jax.tree.leaves(want))
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+      np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4 * scale)
 
 
 def test_fc_gan_layer_sizes():
@@ -412,10 +412,13 @@ def test_minibatch_std_critic_scores_depend_on_the_rest_of_the_batch(ds805, wher
     assert a[1] == pytest.approx(b[1], abs=1e-6)
 
 
-def test_minibatch_std_option_is_checked():
+@pytest.mark.parametrize('key,value,message', [
+    ('minibatch_std', 'feature', r"minibatch_std='feature': use one of none, features, output"),
+    ('conv', 'im2col', r"conv='im2col': use one of matmul, lax")])
+def test_wgan_options_are_checked(key, value, message):
   config = load('wgan.py:test')
-  config.model.minibatch_std = 'feature'
-  with pytest.raises(ConfigError, match=r"minibatch_std='feature': use one of none, features, output"):
+  config.model[key] = value
+  with pytest.raises(ConfigError, match=message):
     adversarial.create_state(config, _info(805), jax.random.key(0))
 
 

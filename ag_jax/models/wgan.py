@@ -13,6 +13,8 @@ followed by BatchNorm (PyTorch momentum 0.1) and LeakyReLU(0.01). With `model.ou
 'bernoulli'` the critic sees 0/1 draws from the sigmoid instead (`straight_through_bernoulli`).
 Critic: the mirror image with biased convs, affine InstanceNorm, a location channel in front of
 each down block, packing (pack_m samples as channels), and Linear(L -> 1) at the end.
+Every convolution has kernel 3 and is computed as a matmul (`Conv`, `ConvTranspose`) or, with
+`conv='lax'` (`model.conv`), by flax.linen's lax convolutions; the parameters are the same.
 """
 
 from __future__ import annotations
@@ -97,7 +99,10 @@ class Conv(nn.Module):
   and their kernel gradients run ~16x slower than the forward pass (a 48 x 2,047 x 8 -> 8
   transposed conv: 1.8 ms forward, 27.8 ms kernel gradient), which the WGAN-GP's double
   backward pays in every critic update. As matmuls every derivative is a matmul, a pad or a
-  strided slice (benchmarks/wgan_step.py, `--conv=lax` for the old form).
+  strided slice: 1.40-1.47x faster WGAN steps on CPU at 805-16,383 SNPs, for ~30% more XLA
+  memory (the im2col copies are kept for the backward pass; benchmarks/wgan_step.py). On
+  accelerators, whose convolutions are fast, `model.conv='lax'` (flax.linen.Conv) may win:
+  measure with `benchmarks/wgan_step.py --conv=matmul,lax` there.
   """
   features: int
   stride: int = 1
@@ -137,35 +142,34 @@ class ConvTranspose(nn.Module):
     return jnp.concatenate([pairs, even[:, length:]], axis=1)
 
 
-def lax_layers():
-  """(conv, conv_transpose) factories building the same layers from flax.linen.Conv /
-  ConvTranspose (lax convolutions), with the same names, parameters and initial values: the
-  reference `Conv` and `ConvTranspose` are tested against (tests/test_wgan.py) and the old
-  form `benchmarks/wgan_step.py --conv=lax` times, by standing in for them."""
-  init = _torch_uniform((0, 1))
-
-  def lax_conv(features, stride=1, padding='SAME', use_bias=False, name=None):
-    return nn.Conv(features, (KERNEL,), strides=(stride,), padding=padding, use_bias=use_bias,
-                   kernel_init=init, name=name)
-
-  def lax_conv_transpose(features):
-    return nn.ConvTranspose(features, (KERNEL,), strides=(2,), padding='VALID', use_bias=False,
-                            kernel_init=init)
-  return lax_conv, lax_conv_transpose
+CONV_FORMS = ('matmul', 'lax')
 
 
-def conv(features: int, stride: int = 1, padding='SAME', bias: bool = False, name=None):
+def conv(features: int, stride: int = 1, padding='SAME', bias: bool = False, name=None,
+         form: str = 'matmul'):
+  """A kernel-3 convolution in the given form (`model.conv`): 'matmul' = `Conv`, 'lax' =
+  flax.linen.Conv. Both have the same parameter names, shapes and initial values, so a
+  checkpoint of either form restores into the other."""
+  if form == 'lax':
+    return nn.Conv(features, (KERNEL,), strides=(stride,), padding=padding, use_bias=bias,
+                   kernel_init=_torch_uniform((0, 1)), name=name)
   return Conv(features, stride, padding, bias, name=name)
 
 
 class ConvT(nn.Module):
-  """ConvTranspose1d(k=3, s=2) with PyTorch padding 0 (L -> 2L+1) or 1 (L -> 2L-1)."""
+  """ConvTranspose1d(k=3, s=2) with PyTorch padding 0 (L -> 2L+1) or 1 (L -> 2L-1), as
+  `ConvTranspose` ('matmul') or flax.linen.ConvTranspose ('lax'; see `conv`)."""
   features: int
   torch_padding: int = 0
+  form: str = 'matmul'
 
   @nn.compact
   def __call__(self, x):
-    y = ConvTranspose(self.features)(x)
+    if self.form == 'lax':
+      y = nn.ConvTranspose(self.features, (KERNEL,), strides=(2,), padding='VALID',
+                           use_bias=False, kernel_init=_torch_uniform((0, 1)))(x)
+    else:
+      y = ConvTranspose(self.features)(x)
     return y[:, 1:-1] if self.torch_padding else y
 
 
@@ -188,21 +192,22 @@ class InstanceNorm(nn.Module):
     return nn.GroupNorm(num_groups=x.shape[-1], epsilon=1e-5)(x)
 
 
-def _gen_layer(x, features, train, kind='conv', torch_padding=0):
+def _gen_layer(x, features, train, kind='conv', torch_padding=0, form='matmul'):
   if kind == 'conv':
-    x = conv(features)(x)
+    x = conv(features, form=form)(x)
   else:
-    x = ConvT(features, torch_padding)(x)
+    x = ConvT(features, torch_padding, form)(x)
   x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
   return nn.leaky_relu(x, ALPHA)
 
 
 class GenResidual(nn.Module):
+  conv: str = 'matmul'
 
   @nn.compact
   def __call__(self, x, train: bool):
-    y = _gen_layer(x, x.shape[-1], train)
-    y = _gen_layer(y, x.shape[-1], train)
+    y = _gen_layer(x, x.shape[-1], train, form=self.conv)
+    y = _gen_layer(y, x.shape[-1], train, form=self.conv)
     return x + y
 
 
@@ -210,6 +215,7 @@ class Generator(nn.Module):
   pyramid: Pyramid
   channels: int = 10  # the paper's channel multiplier c
   noise_dim: int = 2
+  conv: str = 'matmul'  # model.conv: how convolutions are computed (CONV_FORMS; see `Conv`)
 
   @nn.compact
   def __call__(self, z, noise, train: bool = True, logits: bool = False):
@@ -217,24 +223,25 @@ class Generator(nn.Module):
 
     Returns sigmoid probabilities [B, pyramid.length] (their logits with `logits=True`).
     """
-    c, p = self.channels, self.pyramid
+    c, p, form = self.channels, self.pyramid, self.conv
     lengths = p.scale_lengths()
     m = 6 + 8 * p.num_up
     x = LocationChannel(p.latent)(z)
     for i, mult in enumerate((m + 6, m + 4, m + 2, m)):
-      x = _gen_layer(x, c * mult, train, 'conv' if i % 2 == 0 else 'convT', torch_padding=int(i == 1))
+      x = _gen_layer(x, c * mult, train, 'conv' if i % 2 == 0 else 'convT',
+                     torch_padding=int(i == 1), form=form)
     for u in range(p.num_up):
       x = jnp.concatenate([noise[u], LocationChannel(lengths[u])(x)], axis=-1)
       for j, kind in enumerate(('conv', 'convT', 'conv', 'convT')):
-        x = _gen_layer(x, c * (m - 8 * u - 2 * (j + 1)), train, kind)
+        x = _gen_layer(x, c * (m - 8 * u - 2 * (j + 1)), train, kind, form=form)
       if u % 2 == 0:
-        x = GenResidual()(x, train)
+        x = GenResidual(form)(x, train)
     x = jnp.concatenate([noise[p.num_up], LocationChannel(lengths[p.num_up])(x)], axis=-1)
     for j, (f, kind) in enumerate(((4 * c, 'conv'), (2 * c, 'convT'), (c, 'conv'),
                                    (max(1, c // 2), 'convT'))):
-      x = _gen_layer(x, f, train, kind)
+      x = _gen_layer(x, f, train, kind, form=form)
     x = LocationChannel(p.length)(x)
-    x = conv(1, bias=True, name='output')(x)[..., 0]
+    x = conv(1, bias=True, name='output', form=form)(x)[..., 0]
     return x if logits else jax.nn.sigmoid(x)
 
 
@@ -257,17 +264,18 @@ def noise_shapes(pyramid: Pyramid, batch: int, noise_dim: int = 2) -> list[tuple
   return [(batch, n, noise_dim) for n in pyramid.scale_lengths()[:pyramid.num_up + 1]]
 
 
-def _critic_layer(x, features, stride=1, padding='SAME'):
-  x = conv(features, stride, padding, bias=True)(x)
+def _critic_layer(x, features, stride=1, padding='SAME', form='matmul'):
+  x = conv(features, stride, padding, bias=True, form=form)(x)
   return nn.leaky_relu(InstanceNorm()(x), ALPHA)
 
 
 class CriticResidual(nn.Module):
+  conv: str = 'matmul'
 
   @nn.compact
   def __call__(self, x):
-    y = _critic_layer(x, x.shape[-1])
-    y = _critic_layer(y, x.shape[-1])
+    y = _critic_layer(x, x.shape[-1], form=self.conv)
+    y = _critic_layer(y, x.shape[-1], form=self.conv)
     return x + y
 
 
@@ -299,33 +307,35 @@ class Critic(nn.Module):
   # mean over positions but not its profile); 'output' = its mean as one more input of the final
   # Linear, after every normalisation.
   minibatch_std: str = 'none'
+  conv: str = 'matmul'  # as Generator.conv
 
   @nn.compact
   def __call__(self, x):
     """x: [B, pyramid.length, pack_m] in [0, 1] -> raw Wasserstein scores [B]."""
-    c, p = self.channels, self.pyramid
+    c, p, form = self.channels, self.pyramid, self.conv
     lengths = p.scale_lengths()[::-1]  # [full, after yellow-in, ..., 4L - 1]
     x = LocationChannel(p.length)(x)
     for j, mult in enumerate((1, 2, 4, 6)):
-      x = _critic_layer(x, c * mult, 1 if j % 2 == 0 else 2, 'SAME' if j % 2 == 0 else 'VALID')
-    x = CriticResidual()(x)
+      x = _critic_layer(x, c * mult, 1 if j % 2 == 0 else 2, 'SAME' if j % 2 == 0 else 'VALID',
+                        form)
+    x = CriticResidual(form)(x)
     for d in range(p.num_up):
       x = LocationChannel(lengths[d + 1])(x)
       m = 6 + 8 * d
       for j in range(4):
         x = _critic_layer(x, c * (m + 2 * (j + 1)), 1 if j % 2 == 0 else 2,
-                          'SAME' if j % 2 == 0 else 'VALID')
+                          'SAME' if j % 2 == 0 else 'VALID', form)
       if d % 2 == 1 and d + 1 < p.num_up:
-        x = CriticResidual()(x)
+        x = CriticResidual(form)(x)
     x = LocationChannel(lengths[p.num_up + 1])(x)
     diversity = minibatch_std(x) if self.minibatch_std != 'none' else None
     if self.minibatch_std == 'features':
       x = jnp.concatenate([x, diversity[..., None]], axis=-1)
     m = 6 + 8 * p.num_up
-    x = _critic_layer(x, c * (m + 2))
-    x = _critic_layer(x, c * (m + 4), 2, 'VALID')
-    x = _critic_layer(x, c * (m + 6))
-    x = conv(1, 2, ((1, 1),), bias=True)(x)  # PyTorch Conv1d(k3, s2, p1): 2L - 1 -> L
+    x = _critic_layer(x, c * (m + 2), form=form)
+    x = _critic_layer(x, c * (m + 4), 2, 'VALID', form)
+    x = _critic_layer(x, c * (m + 6), form=form)
+    x = conv(1, 2, ((1, 1),), bias=True, form=form)(x)  # PyTorch Conv1d(k3, s2, p1): 2L - 1 -> L
     x = nn.leaky_relu(InstanceNorm()(x), ALPHA)[..., 0]
     if self.minibatch_std == 'output':
       x = jnp.concatenate([x, diversity.mean(axis=-1, keepdims=True)], axis=-1)

@@ -77,8 +77,9 @@ def _global_norm(tree) -> jax.Array:
 def _wgan_modules(config, info):
   pyr = wgan_lib.pyramid_for(info.num_snps, int(config.model.get('max_latent', 4)))
   m = config.model
-  return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim),
-          wgan_lib.Critic(pyr, m.channels, m.get('minibatch_std', 'none')))
+  form = m.get('conv', 'matmul')
+  return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim, conv=form),
+          wgan_lib.Critic(pyr, m.channels, m.get('minibatch_std', 'none'), conv=form))
 
 
 def _wgan_tx(config):
@@ -109,6 +110,9 @@ def check_wgan_config(config) -> None:
   if mbstd not in wgan_lib.MINIBATCH_STD:
     raise ConfigError(f'config.model.minibatch_std={mbstd!r}: use one of '
                       f'{", ".join(wgan_lib.MINIBATCH_STD)}.')
+  form = m.get('conv', 'matmul')
+  if form not in wgan_lib.CONV_FORMS:
+    raise ConfigError(f'config.model.conv={form!r}: use one of {", ".join(wgan_lib.CONV_FORMS)}.')
   output, temperature = _wgan_output(config)
   if output not in wgan_lib.OUTPUTS:
     raise ConfigError(f'config.model.output={output!r}: use one of {", ".join(wgan_lib.OUTPUTS)}.')
