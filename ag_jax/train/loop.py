@@ -243,8 +243,11 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
                                 step_key(config.seed, step))
       done = step + 1
       steps_done += 1
+      # Read the flag once: a signal arriving later in this iteration (while logging) is
+      # handled after the next step, so "saved step N" is never printed for an unsaved step.
+      stopping = stop.received
       log_now = done % tc.log_every == 0 or done == tc.num_steps
-      save_now = done % tc.checkpoint_every == 0 or done == tc.num_steps or stop.received
+      save_now = done % tc.checkpoint_every == 0 or done == tc.num_steps or bool(stopping)
       if log_now or save_now:
         values = {k: float(v) for k, v in jax.device_get(metrics).items()}
         _check_finite(values, last_good, done)
@@ -262,9 +265,9 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
                                             if k not in ('steps_per_sec', 'haplotypes_per_sec')))
       if save_now:
         ckpt.save(done, state)
-      if stop.received:
+      if stopping:
         logging.warning('%s received: saved step %d; run the same command again to resume.',
-                        stop.received, done)
+                        stopping, done)
         writer.close()
         return dict(last_metrics, stopped=True, step=done)
   return dict(last_metrics, state=state)
