@@ -13,13 +13,13 @@ class ConfigError(ValueError):
   workdir is touched."""
 
 
-def check_positive(model, fields: tuple[str, ...]) -> None:
-  """One ConfigError for the first of `fields` of config.model below 1 (missing fields pass;
-  `model` is a ConfigDict or any object with those attributes)."""
+def check_positive(section, fields: tuple[str, ...], name: str = 'model') -> None:
+  """One ConfigError for the first of `fields` of config.<name> below 1 (missing fields pass;
+  `section` is a ConfigDict or any object with those attributes)."""
   for field in fields:
-    value = getattr(model, field, 1)
+    value = getattr(section, field, 1)
     if int(value) < 1:
-      raise ConfigError(f'config.model.{field}={value}: use 1 or more.')
+      raise ConfigError(f'config.{name}.{field}={value}: use 1 or more.')
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -40,6 +40,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.log_every = 50
   c.train.checkpoint_every = 500
   c.train.keep_checkpoints = 3
+  # Multi-process jobs only: every this many steps the processes agree on whether any of them
+  # received SIGTERM/SIGINT (one all-gather of a flag, which waits for the step to finish), so
+  # all stop after the same step and save it together. One process alone checks every step.
+  c.train.signal_check_every = 10
   # Every this many steps (a multiple of log_every; 0 = never) generate 1,000 AGs and log
   # their allele-frequency r against the train split as `sample_af_r`.
   c.train.sample_every = 0

@@ -5,9 +5,12 @@ a single process resumes it; each process reads only its own rows."""
 import json
 import os
 import pathlib
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -53,23 +56,43 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def test_two_processes_train_then_one_process_resumes(tmp_path):
+def _two_processes(cmd, **env_extra):
+  """Starts `cmd` as a 2-process JAX job on CPU (2 devices each); output merged per process."""
   port = _free_port()
-  workdir = tmp_path / 'run'
-  audit = tmp_path / 'rows'
-  cmd = [sys.executable, str(ROOT / 'experiments' / 'train.py'),
-         f'--config={ROOT / "configs" / "crbm.py"}:test', f'--workdir={workdir}',
-         '--config.train.num_steps=6', '--config.train.checkpoint_every=3',
-         '--config.sample.num_samples=8', '--config.sample.batch_size=8']
   procs = []
   for i in range(2):
     env = dict(os.environ, JAX_COORDINATOR_ADDRESS=f'127.0.0.1:{port}', JAX_NUM_PROCESSES='2',
-               JAX_PROCESS_ID=str(i), JAX_PLATFORMS='cpu', AG_JAX_CPU_DEVICES='2',
-               AG_JAX_AUDIT_ROWS=str(audit))
+               JAX_PROCESS_ID=str(i), JAX_PLATFORMS='cpu', AG_JAX_CPU_DEVICES='2', **env_extra)
     env.pop('XLA_FLAGS', None)
     procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True))
-  outs = [p.communicate(timeout=300)[0] for p in procs]
+  return procs
+
+
+def _outputs(procs, timeout):
+  """Each process's whole output; a job still running after `timeout` s is killed (a hang)."""
+  try:
+    return [p.communicate(timeout=timeout)[0] for p in procs]
+  except subprocess.TimeoutExpired:
+    for p in procs:
+      p.kill()
+    outs = [p.communicate()[0] for p in procs]
+    pytest.fail(f'the 2-process job hung (killed after {timeout} s); last output of each: '
+                + ' | '.join(o[-1500:] for o in outs))
+
+
+def _train_cmd(workdir, *flags):
+  return [sys.executable, str(ROOT / 'experiments' / 'train.py'),
+          f'--config={ROOT / "configs" / "crbm.py"}:test', f'--workdir={workdir}', *flags]
+
+
+def test_two_processes_train_then_one_process_resumes(tmp_path):
+  workdir = tmp_path / 'run'
+  audit = tmp_path / 'rows'
+  cmd = _train_cmd(workdir, '--config.train.num_steps=6', '--config.train.checkpoint_every=3',
+                   '--config.sample.num_samples=8', '--config.sample.batch_size=8')
+  procs = _two_processes(cmd, AG_JAX_AUDIT_ROWS=str(audit))
+  outs = _outputs(procs, timeout=300)
   for p, o in zip(procs, outs):
     assert p.returncode == 0, o[-3000:]
   assert "mesh {'data': 4, 'window': 1}" in outs[0]  # 2 processes x 2 devices
@@ -94,3 +117,34 @@ def test_two_processes_train_then_one_process_resumes(tmp_path):
   assert r.returncode == 0, r.stderr[-3000:]
   assert 'resuming from checkpoint step 6' in r.stderr
   assert 9 in [int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit()]
+
+
+def test_sigterm_to_one_process_stops_every_process_at_one_saved_step(tmp_path):
+  """A preemption notice may reach one host of a pod job, or the hosts at different steps.
+  The checkpoint save is collective, so a process that stopped and saved alone would wait
+  for the others forever. Every process must stop after the same step, having saved it."""
+  workdir = tmp_path / 'run'
+  cmd = _train_cmd(workdir, '--config.train.num_steps=1000000', '--config.train.log_every=1000',
+                   '--config.train.checkpoint_every=1000000',
+                   '--config.train.signal_check_every=7')
+  procs = _two_processes(cmd)
+  seen = []
+  for line in procs[1].stdout:  # process 1 (not the one that logs and writes): once training
+    seen.append(line)
+    if 'compiled in' in line:
+      break
+  time.sleep(2)  # some steps in
+  procs[1].send_signal(signal.SIGTERM)
+  outs = _outputs(procs, timeout=180)
+  outs[1] = ''.join(seen) + outs[1]
+  saved = []
+  for p, o in zip(procs, outs):
+    assert p.returncode == 0, o[-3000:]
+    m = re.search(r'SIGTERM received(?: by process \d+)?: saved step (\d+)', o)
+    assert m, o[-3000:]
+    saved.append(int(m.group(1)))
+  assert saved[0] == saved[1], saved
+  # Stopped at an agreed step: a multiple of signal_check_every (or the first step).
+  assert saved[0] % 7 == 0 or saved[0] == 1, saved
+  steps = sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit())
+  assert steps == [saved[0]], steps

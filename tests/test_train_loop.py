@@ -146,7 +146,7 @@ def test_config_typo_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize('field', ['model.hidden=gauss', 'model.lr_decay=exp',
-                                   'model.gibbs_steps=0'])
+                                   'model.gibbs_steps=0', 'train.log_every=0'])
 def test_bad_model_value_is_one_line_and_writes_nothing(tmp_path, field):
   workdir = tmp_path / 'run'
   r = subprocess.run([sys.executable, TRAIN, f'--config={ROOT / "configs" / "crbm.py"}:test',

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from flax import traverse_util
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -30,6 +31,7 @@ import numpy as np
 from ag_jax import checkpoint as ckpt_lib
 from ag_jax import data as data_lib
 from ag_jax import parallel
+from ag_jax.config_base import check_positive
 from ag_jax.data import writers
 from ag_jax.train import metrics as metrics_lib
 
@@ -94,6 +96,8 @@ class Setup:
 
 
 def build(config, dataset: data_lib.Dataset | None = None) -> Setup:
+  check_positive(config.train, ('batch_size', 'log_every', 'checkpoint_every',
+                                'signal_check_every'), 'train')
   ds = dataset or open_data(config)
   info = data_info(ds)
   fam = family(config)
@@ -138,7 +142,8 @@ def init_or_restore(setup: Setup, ckpt: ckpt_lib.Checkpointer):
 
 
 class _StopSignal:
-  """Turns SIGTERM/SIGINT into a flag the loop checks after each step."""
+  """Turns SIGTERM/SIGINT into a flag the loop checks after each step (in a multi-process
+  job, after the steps where the processes agree on it: `agree`)."""
 
   def __init__(self):
     self.received = None
@@ -159,6 +164,17 @@ class _StopSignal:
   def __exit__(self, *exc):
     for sig, old in self._old.items():
       signal.signal(sig, old)
+
+  def agree(self) -> str | None:
+    """The stop every process of the job takes: the signal any of them has received, as
+    'SIGTERM received by process 1'. Collective: every process calls it after the same steps."""
+    code = signal.Signals[self.received].value if self.received else 0
+    codes = np.ravel(multihost_utils.process_allgather(np.int32(code)))
+    got = [(i, int(c)) for i, c in enumerate(codes) if c]
+    if not got:
+      return None
+    i, c = got[0]
+    return f'{signal.Signals(c).name} received by process {i}'
 
 
 def _check_finite(values: dict[str, float], last_good: int, step: int):
@@ -238,16 +254,26 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
     sampler = jax.jit(setup.fam.make_sampler(config, setup.info), static_argnums=2)
     ld_probe = LdProbe(setup.dataset, config.seed) if sample_every else None
     t0, steps_done = time.time(), 0
+    multi = jax.process_count() > 1
+    check_every = int(tc.get('signal_check_every', 10))
     for step, batch in loader.iterate(start, tc.num_steps - start):
       state, metrics = compiled(state, parallel.global_batch(setup.mesh, batch),
                                 step_key(config.seed, step))
       done = step + 1
       steps_done += 1
+      log_now = done % tc.log_every == 0 or done == tc.num_steps
+      save_now = done % tc.checkpoint_every == 0 or done == tc.num_steps
       # Read the flag once: a signal arriving later in this iteration (while logging) is
       # handled after the next step, so "saved step N" is never printed for an unsaved step.
-      stopping = stop.received
-      log_now = done % tc.log_every == 0 or done == tc.num_steps
-      save_now = done % tc.checkpoint_every == 0 or done == tc.num_steps or bool(stopping)
+      # Several processes decide together, after the same steps (the save is collective: one
+      # process saving alone would wait for the others forever).
+      if not multi:
+        stopping = stop.received and f'{stop.received} received'
+      elif steps_done == 1 or done % check_every == 0 or log_now or save_now:
+        stopping = stop.agree()
+      else:
+        stopping = None
+      save_now = save_now or bool(stopping)
       if log_now or save_now:
         values = {k: float(v) for k, v in jax.device_get(metrics).items()}
         _check_finite(values, last_good, done)
@@ -266,7 +292,7 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
       if save_now:
         ckpt.save(done, state)
       if stopping:
-        logging.warning('%s received: saved step %d; run the same command again to resume.',
+        logging.warning('%s: saved step %d; run the same command again to resume.',
                         stopping, done)
         writer.close()
         return dict(last_metrics, stopped=True, step=done)
