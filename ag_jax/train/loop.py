@@ -250,12 +250,12 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
                              step_key(config.seed, start)).compile()
     logging.info('compiled in %.1fs', time.time() - t_compile)
     last_good, last_metrics = start, {}
-    sample_every = int(tc.get('sample_every', 0))
+    sample_every = int(tc.sample_every)
     sampler = jax.jit(setup.fam.make_sampler(config, setup.info), static_argnums=2)
     ld_probe = LdProbe(setup.dataset, config.seed) if sample_every else None
     t0, steps_done = time.time(), 0
     multi = jax.process_count() > 1
-    check_every = int(tc.get('signal_check_every', 10))
+    check_every = int(tc.signal_check_every)
     for step, batch in loader.iterate(start, tc.num_steps - start):
       state, metrics = compiled(state, parallel.global_batch(setup.mesh, batch),
                                 step_key(config.seed, step))
