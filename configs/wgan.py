@@ -7,8 +7,8 @@ r"""Convolutional WGAN-GP (Yelmen et al. 2023).
 
 Paper defaults (paper_notes.md 2.2): Adam 5e-4 (0.5, 0.9), 10 critic updates per generator
 update, GP weight 10, packing 3, label noise U(0, 0.1), channel multiplier 10, batch 96. The
-805-SNP default uses a smaller multiplier (4), batch (16 x 3) and 5 critic updates so it
-trains on a 2-core CPU in well under an hour.
+805-SNP default keeps the 10 critic updates but uses a smaller multiplier (4) and batch
+(16 x 3), so its 6,000 updates train in under an hour on both cores of a 2-core CPU.
 The pyramid depth follows the SNP count (ag_jax.models.wgan.pyramid_for).
 """
 
@@ -27,10 +27,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Latent length cap (the paper: 4). Larger pads less at big SNP counts but distant SNPs
   # then get independent latents (no genome-wide structure); see wgan.pyramid_for.
   m.max_latent = 4
-  # 805-SNP CPU default: 5 critic updates of 16 packed samples (48 haplotypes) per generator
-  # update runs 3.1 steps/s here vs 0.93 for the paper's 10 x 32, and AF r rises faster per
-  # second (0.67 after 600 steps / 3.3 min); paper65k / paper16k / bench use the paper's values.
-  m.critic_iter = 5
+  # 805-SNP default: the paper's 10 critic updates, of 16 packed samples (48 haplotypes) each.
+  # benchmarks/wgan_step.py --snps=805 --batch=16 --channels=4 --critic_iter=10: 0.42 s/step on
+  # both cores (0.70 on one), so 6,000 updates took 52 min (compile 2.5). Five AG draws: LD r
+  # 0.947, PCA 0.313, distance 11.6 vs 0.894 / 0.415 / 14.7 with 5 critic updates (the default
+  # until 2026-12-03; README "805 SNPs"). paper65k / paper16k / bench: the paper's c and batch.
+  m.critic_iter = 10
   m.batch_size = 16  # packed samples per critic update
   m.gp_weight = 10.0
   m.label_noise = 0.1
@@ -72,7 +74,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.output = 'sigmoid'
   m.st_temperature = 1.0
 
-  # With the average, two runs' 5,000 AGs had AF r 0.983 and 0.993 (~1.5 h each on one core).
   c.train.num_steps = 6000
   c.train.log_every = 50
   c.train.checkpoint_every = 1000
@@ -97,6 +98,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       # real haplotype (README "AGBL4"). Not a ceiling. (On the 805 data 1e-3 learns faster
       # early but ends no better at 6,000 updates, so the 805 default keeps 5e-4.)
       c.train.num_steps = 1500
+      m.critic_iter = 5  # what the AGBL4 figures were measured with
       m.g_lr = 1e-3
       m.c_lr = 1e-3
     else:
