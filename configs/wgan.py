@@ -8,7 +8,9 @@ r"""Convolutional WGAN-GP (Yelmen et al. 2023).
 Paper defaults (paper_notes.md 2.2): Adam 5e-4 (0.5, 0.9), 10 critic updates per generator
 update, GP weight 10, packing 3, label noise U(0, 0.1), channel multiplier 10, batch 96. The
 805-SNP default keeps the 10 critic updates but uses a smaller multiplier (4) and batch
-(16 x 3), so its 6,000 updates train in under an hour on both cores of a 2-core CPU.
+(16 x 3), so its 6,000 updates train in under an hour on both cores of a 2-core CPU (about
+1 h 25 min on one core beside another job; --config.model.critic_iter=5: 49 min there). The
+AGBL4 variant's 3,000 updates take 58 min on both cores.
 The pyramid depth follows the SNP count (ag_jax.models.wgan.pyramid_for).
 """
 
@@ -29,7 +31,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.max_latent = 4
   # 805-SNP default: the paper's 10 critic updates, of 16 packed samples (48 haplotypes) each.
   # benchmarks/wgan_step.py --snps=805 --batch=16 --channels=4 --critic_iter=10: 0.42 s/step on
-  # both cores (0.70 on one), so 6,000 updates took 52 min (compile 2.5). Five AG draws: LD r
+  # both cores (0.70 on one), so 6,000 updates took 52 min (compile 2.5 min). Five AG draws: LD r
   # 0.947, PCA 0.313, distance 11.6 vs 0.894 / 0.415 / 14.7 with 5 critic updates (the default
   # until 2026-12-03; README "805 SNPs"). paper65k / paper16k / bench: the paper's c and batch.
   m.critic_iter = 10
@@ -90,7 +92,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       m.batch_size = 96  # packed samples (x pack_m 3 haplotypes) per critic update
     elif v == '1000g_805':
       c.data.name = v
-    elif v == '1000g_agbl4':  # 4,053 SNPs -> pyramid (4, 3) = 4,095; ~4x the 805 step cost
+    elif v == '1000g_agbl4':  # 4,053 SNPs -> pyramid (4, 3) = 4,095; ~4x the 805 cost per critic update
       c.data.name = v
       # What one hour of both cores allows (58 min at 0.9 steps/s; one core beside another job
       # runs 0.46 steps/s, so 1,500 updates), at twice the paper's rate (Adam 1e-3 for both
