@@ -31,9 +31,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.max_latent = 4
   # 805-SNP default: the paper's 10 critic updates, of 16 packed samples (48 haplotypes) each.
   # benchmarks/wgan_step.py --snps=805 --batch=16 --channels=4 --critic_iter=10: 0.42 s/step on
-  # both cores (0.70 on one), so 6,000 updates took 52 min (compile 2.5 min). Five AG draws: LD r
-  # 0.947, PCA 0.313, distance 11.6 vs 0.894 / 0.415 / 14.7 with 5 critic updates (the default
-  # until 2026-12-03; README "805 SNPs"). paper65k / paper16k / bench: the paper's c and batch.
+  # both cores (0.70 on one), so 6,000 updates took 52 min (compile 2.5 min). Five AG draws:
+  # LD r 0.947, PCA 0.313, distance 11.6 vs 0.894 / 0.415 / 14.7 with 5 critic updates (the
+  # default until 2026-12-03; README "805 SNPs"). paper65k / paper16k / bench: the paper's c and
+  # batch.
   m.critic_iter = 10
   m.batch_size = 16  # packed samples per critic update
   m.gp_weight = 10.0
@@ -92,7 +93,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       m.batch_size = 96  # packed samples (x pack_m 3 haplotypes) per critic update
     elif v == '1000g_805':
       c.data.name = v
-    elif v == '1000g_agbl4':  # 4,053 SNPs -> pyramid (4, 3) = 4,095; ~4x the 805 cost per critic update
+    elif v == '1000g_agbl4':  # 4,053 SNPs -> pyramid (4, 3) = 4,095; ~4x 805's per critic update
       c.data.name = v
       # What one hour of both cores allows (58 min at 0.9 steps/s; one core beside another job
       # runs 0.46 steps/s, so 1,500 updates), at twice the paper's rate (Adam 1e-3 for both
