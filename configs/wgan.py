@@ -32,8 +32,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # 805-SNP default: the paper's 10 critic updates, of 16 packed samples (48 haplotypes) each.
   # benchmarks/wgan_step.py --snps=805 --batch=16 --channels=4 --critic_iter=10: 0.42 s/step on
   # both cores (0.70 on one), so 6,000 updates took 52 min (compile 2.5 min). Five AG draws:
-  # LD r 0.947, PCA 0.313, distance 11.6 (training seed 0; seed 1, one draw: 0.893 / 0.368 /
-  # 14.6, so runs vary widely) vs 0.894 / 0.415 / 14.7 with 5 critic updates (the
+  # LD r 0.947, PCA 0.313, distance 11.6 (training seed 0; seed 1, five draws: 0.892 / 0.367 /
+  # 15.7, so runs vary widely) vs 0.894 / 0.415 / 14.7 with 5 critic updates (the
   # default until 2026-12-03; README "805 SNPs"). paper65k / paper16k / bench: the paper's c and
   # batch.
   m.critic_iter = 10
