@@ -69,6 +69,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # U(0, a) / 1 - U(0, a), so exact 0/1 is no cue. 0.1 at 4,000 updates: PCA 0.358 / distance
   # 11.2 vs 0.425 / 16.0, but LD 0.786 vs 0.823 and AATS 0.644 vs 0.552.
   m.real_noise = 0.0
+  # Mode-seeking term against the clumping (Mao et al. 2019; 0 = off, the paper): adds
+  # weight / (ratio + 1e-5) to the generator loss, the ratio being mean |G(a) - G(b)| over
+  # mean |a - b| for pairs of latents (adversarial.mode_seeking_ratio, logged either way).
+  m.mode_seeking = 0.0
   # What the critic sees of the generator: 'sigmoid' (the paper: probabilities; AGs are
   # rounded) or 'bernoulli' (0/1 draws from them, with the straight-through gradient of the
   # relaxed draw at st_temperature; AGs are draws). Real haplotypes are 0/1 draws around their

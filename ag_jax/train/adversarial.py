@@ -101,6 +101,19 @@ def instance_noise(x: jax.Array, key: jax.Array, amount: float) -> jax.Array:
   return x + (1 - 2 * x) * jax.random.uniform(key, x.shape, maxval=amount)
 
 
+def mode_seeking_ratio(fake: jax.Array, z: jax.Array, noise: list[jax.Array]) -> jax.Array:
+  """Mode-seeking ratio (Mao et al. 2019, MSGAN): mean |G(a) - G(b)| over mean |a - b| for the
+  first and second halves of a generated batch (`fake` [B, SNPs], cropped), where a and b are
+  all the generator's latents (global z and the per-scale noise). A generator that maps
+  different latents to the same haplotypes (clumped AGs) has a small ratio;
+  `model.mode_seeking` adds weight / (ratio + 1e-5) to the generator loss."""
+  half = fake.shape[0] // 2
+  d_out = jnp.mean(jnp.abs(fake[:half] - fake[half:2 * half]))
+  d_lat = sum(jnp.sum(jnp.abs(t[:half] - t[half:2 * half])) for t in [z, *noise])
+  d_lat = d_lat / sum(t[:half].size for t in [z, *noise])
+  return d_out / d_lat
+
+
 def check_wgan_config(config) -> None:
   """One ConfigError when the loop's batch is not what a step consumes (it would otherwise
   fail inside the jitted step with a reshape error)."""
@@ -120,6 +133,8 @@ def check_wgan_config(config) -> None:
     raise ConfigError(f'config.model.st_temperature={temperature}: must be > 0.')
   if not 0.0 <= float(m.get('real_noise', 0.0)) < 0.5:
     raise ConfigError(f'config.model.real_noise={m.real_noise}: must be in [0, 0.5) (0 = none).')
+  if not float(m.get('mode_seeking', 0.0)) >= 0:
+    raise ConfigError(f'config.model.mode_seeking={m.mode_seeking}: must be >= 0 (0 = off).')
   rows = m.critic_iter * m.pack_m * m.batch_size
   if config.train.batch_size != rows:
     raise ConfigError(
@@ -174,6 +189,7 @@ def _wgan_train_step(config, info) -> Callable:
   g_tx, c_tx = _wgan_tx(config)
   b, pack, n = m.batch_size, m.pack_m, info.num_snps
   real_noise = float(m.get('real_noise', 0.0))
+  mode_seeking = float(m.get('mode_seeking', 0.0))
   output = _wgan_output(config)
 
   def pack_rows(x):  # [pack * B, length] -> [B, length, pack]
@@ -219,13 +235,18 @@ def _wgan_train_step(config, info) -> Callable:
     def g_loss(g_params):
       fake, stats = _generate_wgan(gen, pyr, n, g_params, g_stats, keys[-1], pack * b,
                                    m.noise_dim, True, output)
-      return -critic.apply({'params': c_params}, pack_rows(fake)).mean(), stats
+      loss = -critic.apply({'params': c_params}, pack_rows(fake)).mean()
+      # the same latents _generate_wgan drew from keys[-1]
+      ratio = mode_seeking_ratio(fake[:, :n], *_latents(pyr, keys[-1], pack * b, m.noise_dim))
+      if mode_seeking > 0:
+        loss = loss + mode_seeking / (ratio + 1e-5)
+      return loss, (stats, ratio)
 
-    (gl, g_stats), g_grads = jax.value_and_grad(g_loss, has_aux=True)(state.g_params)
+    (gl, (g_stats, ms_ratio)), g_grads = jax.value_and_grad(g_loss, has_aux=True)(state.g_params)
     updates, g_opt = g_tx.update(g_grads, state.g_opt, state.g_params)
     metrics = {k: v[-1] for k, v in aux.items()}
     metrics.update(critic_gap_mean=aux['critic_gap'].mean(), generator_loss=gl,
-                   generator_grad_norm=_global_norm(g_grads))
+                   generator_grad_norm=_global_norm(g_grads), mode_seeking_ratio=ms_ratio)
     g_params = optax.apply_updates(state.g_params, updates)
     return state.replace(step=state.step + 1, g_params=g_params, g_stats=g_stats,
                          c_params=c_params, g_opt=g_opt, c_opt=c_opt,
