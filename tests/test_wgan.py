@@ -444,6 +444,39 @@ def test_real_noise_moves_alleles_inwards_and_changes_the_critic_step(ds805):
     adversarial.create_state(config, info, jax.random.key(0))
 
 
+def test_mode_seeking_ratio_and_term(ds805):
+  """mode_seeking_ratio: 0 for a generator that ignores its latents, the ratio of mean
+  absolute differences otherwise (worked by hand below); with model.mode_seeking > 0 the
+  generator update changes, the critic's does not, and the ratio is logged; < 0 is an error."""
+  x = jnp.asarray(ds805.read_split('train')[:8], jnp.float32)
+  z = jnp.arange(8.0).reshape(8, 1, 1)  # |a - b| = 4 for each of the 4 pairs
+  same = jnp.broadcast_to(x[:1], x.shape)
+  assert float(adversarial.mode_seeking_ratio(same, z, [])) == 0.0
+  want = float(np.abs(np.asarray(x[:4]) - np.asarray(x[4:])).mean()) / 4.0
+  assert want > 0
+  np.testing.assert_allclose(float(adversarial.mode_seeking_ratio(x, z, [])), want, rtol=1e-6)
+  noise = [jnp.zeros((8, 3, 1))]  # latents that never differ dilute the mean latent distance
+  np.testing.assert_allclose(float(adversarial.mode_seeking_ratio(x, z, noise)), want * 4,
+                             rtol=1e-6)
+  config = load('wgan.py:test')
+  info = _info(805, ds805.read_split('train')[:64])
+  batch = jnp.asarray(ds805.read_split('train')[:config.train.batch_size])
+  state = adversarial.create_state(config, info, jax.random.key(0))
+  out = {}
+  for w in (0.0, 1.0):
+    config.model.mode_seeking = w
+    out[w] = jax.jit(adversarial.make_train_step(config, info))(state, batch, jax.random.key(1))
+  (a, ma), (b, mb) = out[0.0], out[1.0]
+  assert float(ma['mode_seeking_ratio']) == float(mb['mode_seeking_ratio']) > 0
+  assert any(bool(jnp.any(p != q)) for p, q in
+             zip(jax.tree.leaves(a.g_params), jax.tree.leaves(b.g_params)))
+  assert all(bool(jnp.all(p == q)) for p, q in
+             zip(jax.tree.leaves(a.c_params), jax.tree.leaves(b.c_params)))
+  config.model.mode_seeking = -1.0
+  with pytest.raises(ConfigError, match=r'mode_seeking=-1.0: must be >= 0'):
+    adversarial.create_state(config, info, jax.random.key(0))
+
+
 def test_straight_through_bernoulli_draws_exactly_with_the_relaxed_gradient(ds805):
   """Forward: 0/1 draws with frequency sigmoid(logits) (here the 805 train split's allele
   frequencies, 4,000 draws each, within 5 binomial SEs at every SNP). Backward: the gradient

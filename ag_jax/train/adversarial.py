@@ -167,8 +167,10 @@ def _wgan_output(config) -> tuple[str, float]:
 
 
 def _generate_wgan(gen, pyr, num_snps, params, stats, key, batch, noise_dim, train,
-                   output=('sigmoid', 1.0)):
-  z, noise = _latents(pyr, key, batch, noise_dim)
+                   output=('sigmoid', 1.0), latents=None):
+  """Generated haplotypes [batch, pyramid length] (cropped to num_snps, zero-padded) and the
+  BatchNorm statistics; `latents` (z, noise) replace the ones drawn from `key`."""
+  z, noise = _latents(pyr, key, batch, noise_dim) if latents is None else latents
   variables = {'params': params, 'batch_stats': stats}
   kind, temperature = output
   logits = kind == 'bernoulli'
@@ -232,12 +234,14 @@ def _wgan_train_step(config, info) -> Callable:
         (state.c_params, state.c_opt, state.g_stats), (rows, keys[:-1]),
         unroll=bool(m.get('unroll_critic', True)))
 
+    k_gen = keys[-1]
+    latents = _latents(pyr, k_gen, pack * b, m.noise_dim)  # those _generate_wgan would draw
+
     def g_loss(g_params):
-      fake, stats = _generate_wgan(gen, pyr, n, g_params, g_stats, keys[-1], pack * b,
-                                   m.noise_dim, True, output)
+      fake, stats = _generate_wgan(gen, pyr, n, g_params, g_stats, k_gen, pack * b,
+                                   m.noise_dim, True, output, latents)
       loss = -critic.apply({'params': c_params}, pack_rows(fake)).mean()
-      # the same latents _generate_wgan drew from keys[-1]
-      ratio = mode_seeking_ratio(fake[:, :n], *_latents(pyr, keys[-1], pack * b, m.noise_dim))
+      ratio = mode_seeking_ratio(fake[:, :n], *latents)
       if mode_seeking > 0:
         loss = loss + mode_seeking / (ratio + 1e-5)
       return loss, (stats, ratio)
