@@ -1,7 +1,7 @@
 r"""WGAN-GP train-step time per haplotype and memory for 805, 16,383 and 65,535 SNPs.
 
   python benchmarks/wgan_step.py [--snps=805,16383,65535] [--batch=8] [--channels=10]
-      [--critic_iter=10] [--unroll_critic=1] [--conv=matmul,lax]
+      [--critic_iter=10] [--unroll_critic=1] [--conv=matmul,lax] [--cores=1,2]
 
 One step = critic_iter critic updates (each on batch packed samples of pack_m haplotypes)
 plus one generator update, as the paper. Times are medians after compilation. Each SNP count
@@ -11,15 +11,25 @@ runs in its own process, so the peak RSS printed is that size's own.
 ConvTranspose, one matmul each) and/or `lax` (flax.linen.Conv and ConvTranspose, the form
 before 2026-12-02; same parameters and outputs), each SNP count with both side by side, and
 prints the step-time ratio lax / matmul: run it on an accelerator to choose `model.conv` there.
+
+--cores=1,2 runs each measurement once per core count, its process pinned to that many of the
+CPUs this one may use (os.sched_setaffinity), one after the other in the same invocation, and
+prints the step-time ratio fewest / most cores: what a second core buys on XLA:CPU.
 """
 
 import argparse
+import os
 import pathlib
 import subprocess
 import sys
 import time
 
-import jax
+# A child of --cores pins itself before jax starts (XLA:CPU sizes its thread pool from this).
+_PIN = [a.split('=', 1)[1] for a in sys.argv if a.startswith('--pin=')]
+if _PIN:
+  os.sched_setaffinity(0, {int(c) for c in _PIN[-1].split(',')})
+
+import jax  # pylint: disable=wrong-import-position
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -55,31 +65,51 @@ def main():
                   help='1: unrolled critic scan (fast on CPU, slow to compile); 0: rolled')
   ap.add_argument('--conv', default='matmul,lax',
                   help='comma-separated: matmul (the model as written), lax (flax convolutions)')
+  ap.add_argument('--cores', default='',
+                  help='comma-separated core counts to pin each measurement to (default: all)')
   ap.add_argument('--repeats', type=int, default=3)
   ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
+  ap.add_argument('--pin', help=argparse.SUPPRESS)  # read before jax starts (top of the file)
   args = ap.parse_args()
   sizes = args.snps.split(',')
   forms = args.conv.split(',')
   if any(f not in adversarial.wgan_lib.CONV_FORMS for f in forms):
     ap.error(f'--conv={args.conv}: use matmul, lax or both')
+  available = sorted(os.sched_getaffinity(0))
+  try:
+    cores = [int(k) for k in args.cores.split(',')] if args.cores else [None]
+  except ValueError:
+    ap.error(f'--cores={args.cores}: use comma-separated core counts, e.g. 1,2')
+  if any(k is not None and not 1 <= k <= len(available) for k in cores):
+    ap.error(f'--cores={args.cores}: this process may use {len(available)} CPUs')
   if not args.child:
     print(machine())
     print(f'channels {args.channels}, batch {args.batch} packed x 3, critic_iter {args.critic_iter}, '
           f'unroll_critic {args.unroll_critic}')
-    print(f'{"snps":>7} {"conv":>6} {"padded":>7} {"haps/step":>9} {"compile s":>9} {"step s":>8} '
-          f'{"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}', flush=True)
+    print(f'{"snps":>7} {"conv":>6} {"cores":>5} {"padded":>7} {"haps/step":>9} {"compile s":>9} '
+          f'{"step s":>8} {"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}', flush=True)
     for n in sizes:
       steps = {}
       for form in forms:
-        argv = [a for a in sys.argv[1:] if not a.startswith(('--snps', '--conv'))]
-        out = subprocess.run([sys.executable, __file__, f'--snps={n}', f'--conv={form}', '--child',
-                              *argv], check=False, stdout=subprocess.PIPE, text=True).stdout
-        print(out, end='', flush=True)
-        fields = out.split()
-        if len(fields) >= 7:
-          steps[form] = float(fields[6])  # ms per haplotype: the same batch, more digits
-      if len(steps) == 2:
-        print(f'{n:>7} step time lax / matmul: {steps["lax"] / steps["matmul"]:.2f}x', flush=True)
+        for k in cores:
+          argv = [a for a in sys.argv[1:] if not a.startswith(('--snps', '--conv', '--cores'))]
+          pin = [] if k is None else [f'--pin={",".join(map(str, available[:k]))}']
+          out = subprocess.run(
+              [sys.executable, __file__, f'--snps={n}', f'--conv={form}', '--child', *pin, *argv],
+              check=False, stdout=subprocess.PIPE, text=True).stdout
+          print(out, end='', flush=True)
+          fields = out.split()
+          if len(fields) >= 8:
+            steps[form, k] = float(fields[7])  # ms per haplotype: the same batch, more digits
+      if all((f, k) in steps for f in ('lax', 'matmul') for k in cores):
+        for k in cores:
+          print(f'{n:>7} cores {k or "all"}: step time lax / matmul: '
+                f'{steps["lax", k] / steps["matmul", k]:.2f}x', flush=True)
+      if len(cores) > 1:
+        for f in forms:
+          if (f, cores[0]) in steps and (f, cores[-1]) in steps:
+            print(f'{n:>7} {f}: step time {cores[0]} / {cores[-1]} cores: '
+                  f'{steps[f, cores[0]] / steps[f, cores[-1]]:.2f}x', flush=True)
     return
   for n in map(int, sizes):
     config = get_config(args.channels, args.batch, args.critic_iter, bool(args.unroll_critic),
@@ -94,7 +124,7 @@ def main():
     haps = config.train.batch_size
     mem = compiled_memory_gib(step)
     padded = adversarial.wgan_lib.pyramid_for(n, config.model.max_latent).length
-    print(f'{n:>7} {forms[0]:>6} {padded:>7} {haps:>9} {compile_s:>9.1f} {t:>8.2f} {1000 * t / haps:>12.2f} '
+    print(f'{n:>7} {forms[0]:>6} {len(os.sched_getaffinity(0)):>5} {padded:>7} {haps:>9} {compile_s:>9.1f} {t:>8.2f} {1000 * t / haps:>12.2f} '
           f'{mem if mem is not None else float("nan"):>8.2f} {peak_rss_gib():>12.2f}', flush=True)
 
 
