@@ -26,9 +26,11 @@ def main(workdir, outdir, modes, seed=0):
 
   @jax.jit
   def probs(key, z_scale, noise_scale):  # the averaged generator, batch statistics (as AGs)
-    z, noise = adv._latents(pyr, key, 1000, cfg.model.noise_dim)  # pylint: disable=protected-access
-    out, _ = gen.apply({'params': t.state.g_ema, 'batch_stats': t.state.g_stats}, z * z_scale,
-                       [n * noise_scale for n in noise], train=True, mutable=['batch_stats'])
+    # pylint: disable=protected-access
+    z, noise = adv._latents(pyr, key, 1000, cfg.model.noise_dim)
+    out, _ = adv._generate_wgan(gen, pyr, info.num_snps, t.state.g_ema, t.state.g_stats, key, 1000,
+                                cfg.model.noise_dim, True,
+                                latents=(z * z_scale, [n * noise_scale for n in noise]))
     return out[:, :info.num_snps]
 
   for mode in modes:
