@@ -73,7 +73,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # weight / (ratio + 1e-5) to the generator loss, the ratio being mean |G(a) - G(b)| over
   # mean |a - b| for pairs of latents (adversarial.mode_seeking_ratio, logged either way).
   # Weight 1 (training seed 0): LD r 0.944, PCA 0.357, distance 10.7 vs 0.947 / 0.313 / 11.6,
-  # still clumped; the ratio rose only to 0.385 (0.35-0.37 without). Stays off.
+  # still clumped; the ratio rose only to 0.385 (0.35-0.37 without). Weight 10: 0.906 / 0.393
+  # / 12.8, AGs noisier and far from real ones (AATS 0.84). Stays off.
   m.mode_seeking = 0.0
   # What the critic sees of the generator: 'sigmoid' (the paper: probabilities; AGs are
   # rounded) or 'bernoulli' (0/1 draws from them, with the straight-through gradient of the
