@@ -88,11 +88,11 @@ def main():
           f'unroll_critic {args.unroll_critic}')
     print(f'{"snps":>7} {"conv":>6} {"cores":>5} {"padded":>7} {"haps/step":>9} {"compile s":>9} '
           f'{"step s":>8} {"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}', flush=True)
+    argv = [a for a in sys.argv[1:] if not a.startswith(('--snps', '--conv', '--cores'))]
     for n in sizes:
       steps = {}
       for form in forms:
         for k in cores:
-          argv = [a for a in sys.argv[1:] if not a.startswith(('--snps', '--conv', '--cores'))]
           pin = [] if k is None else [f'--pin={",".join(map(str, available[:k]))}']
           out = subprocess.run(
               [sys.executable, __file__, f'--snps={n}', f'--conv={form}', '--child', *pin, *argv],
