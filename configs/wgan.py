@@ -34,8 +34,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # both cores (0.70 on one), so 6,000 updates took 52 min (compile 2.5 min). Five AG draws:
   # LD r 0.947, PCA 0.313, distance 11.6 (training seed 0; seed 1, five draws: 0.892 / 0.367 /
   # 15.7, so runs vary widely) vs 0.894 / 0.415 / 14.7 with 5 critic updates (the
-  # default until 2026-12-03; README "805 SNPs"). paper65k / paper16k / bench: the paper's c and
-  # batch.
+  # default until 2026-12-03; README "805 SNPs"). 20 critic updates: 19 min to compile
+  # unrolled and 2.1 s per update (3,000 updates about 2 h); at 1,500 updates LD r 0.683, PCA
+  # 0.469, distance 21.8 (results/quality/README.md). paper65k / paper16k / bench: the paper's
+  # c and batch.
   m.critic_iter = 10
   m.batch_size = 16  # packed samples per critic update
   m.gp_weight = 10.0
