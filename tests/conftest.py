@@ -8,7 +8,7 @@ import tempfile
 os.environ.setdefault('AG_JAX_CACHE', tempfile.mkdtemp(prefix='ag_jax_test_cache_'))
 # One XLA compilation cache for the session, inherited by the training subprocesses: a resumed
 # run (SIGTERM, SIGKILL, a second process count) loads the executable its first run compiled
-# instead of compiling again (the tiny WGAN: 178 s -> 58 s per run on a loaded 2-core CPU). It
+# instead of compiling again (the tiny WGAN: 178 s -> 58 s per run on an idle 2-core CPU). It
 # starts empty, so every program is compiled at least once; it holds no results.
 os.environ.setdefault('JAX_COMPILATION_CACHE_DIR',
                       os.path.join(os.environ['AG_JAX_CACHE'], 'xla_compilation_cache'))

@@ -255,10 +255,11 @@ def test_model_with_matmul_convs_is_the_model_with_flax_convs(ds805):
   Compared in float64. In float32 the whole-model gradients are not a stable reference: the
   two forms round differently (~1e-7), and some generator-gradient entries move by 1e-3 of the
   largest one (likely a leaky ReLU input within rounding of 0 taking the other slope; not
-  traced to the unit). Measured (jax 0.10.2, CPU): float32 'matmul' vs 'lax' differ by up to 0.041 on a generator
-  gradient of scale 22.9, and 'lax' against itself with z * (1 + 1e-6) differs by as much
-  (0.041), while in float64 the forms agree to ~1e-12 of the scale. Each layer's float32 values
-  and gradients are compared in test_matmul_convs_equal_flax_convs_values_and_gradients."""
+  traced to the unit). Measured (jax 0.10.2, CPU): float32 'matmul' vs 'lax' differ by up to
+  0.041 on a generator gradient of scale 22.9, and 'lax' against itself with z * (1 + 1e-6)
+  differs by as much (0.041), while in float64 the forms agree to ~1e-12 of the scale. Each
+  layer's float32 values and gradients are compared in
+  test_matmul_convs_equal_flax_convs_values_and_gradients."""
   with jax.enable_x64(True):
     pyr = wgan.pyramid_for(805)
     x = np.pad(ds805.read_split('train')[:12].astype(np.float64),
