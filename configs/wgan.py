@@ -46,6 +46,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.c_lr = 5e-4
   m.beta1 = 0.5
   m.beta2 = 0.9
+  # Both rates constant ('none', the paper) or decayed over the run to lr * lr_final ('linear',
+  # WGAN-GP's recipe with lr_final 0, or 'cosine'); the critic's over its critic_iter x
+  # num_steps updates.
+  m.lr_decay = 'none'
+  m.lr_final = 0.0
   # Unrolled critic updates run ~6x faster on XLA:CPU but compile slower as SNPs grow;
   # set False for very long genomes or when compile time dominates.
   m.unroll_critic = True

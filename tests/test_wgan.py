@@ -429,12 +429,39 @@ def test_minibatch_std_critic_scores_depend_on_the_rest_of_the_batch(ds805, wher
 
 @pytest.mark.parametrize('key,value,message', [
     ('minibatch_std', 'feature', r"minibatch_std='feature': use one of none, features, output"),
-    ('conv', 'im2col', r"conv='im2col': use one of matmul, lax")])
+    ('conv', 'im2col', r"conv='im2col': use one of matmul, lax"),
+    ('lr_decay', 'exp', r"lr_decay='exp': use none, cosine or linear")])
 def test_wgan_options_are_checked(key, value, message):
   config = load('wgan.py:test')
   config.model[key] = value
   with pytest.raises(ConfigError, match=message):
     adversarial.create_state(config, _info(805), jax.random.key(0))
+
+
+@pytest.mark.parametrize('decay', ['linear', 'cosine'])
+def test_rate_decay_spans_each_optimizers_own_updates(decay):
+  """With a constant gradient Adam's step is the rate: the generator's falls from g_lr to
+  g_lr * lr_final over num_steps updates, the critic's over critic_iter x num_steps."""
+  config = load('wgan.py:test')
+  m = config.model
+  m.g_lr, m.c_lr, m.lr_decay, m.lr_final, m.critic_iter = 1e-3, 2e-3, decay, 0.1, 3
+  config.train.num_steps = 4
+  g_tx, c_tx = adversarial._wgan_tx(config)  # pylint: disable=protected-access
+
+  def rates(tx, n):
+    g = {'w': jnp.ones(2)}
+    state, out = tx.init(g), []
+    for _ in range(n + 1):
+      u, state = tx.update(g, state)
+      out.append(-float(u['w'][0]))
+    return out
+
+  for got, lr, n in ((rates(g_tx, 4), 1e-3, 4), (rates(c_tx, 12), 2e-3, 12)):
+    assert got[0] == pytest.approx(lr, rel=1e-4) and got[-1] == pytest.approx(lr * 0.1, rel=1e-4)
+    assert all(a > b for a, b in zip(got, got[1:])), got
+  m.lr_decay = 'none'  # the paper: constant, and Adam's state is the one it always was
+  const = rates(adversarial._wgan_tx(config)[1], 12)  # pylint: disable=protected-access
+  assert const == pytest.approx([2e-3] * 13, rel=1e-4)
 
 
 def test_real_noise_moves_alleles_inwards_and_changes_the_critic_step(ds805):

@@ -29,6 +29,7 @@ import optax
 from ag_jax.config_base import ConfigError, check_positive
 from ag_jax.models import gan as gan_lib
 from ag_jax.models import wgan as wgan_lib
+from ag_jax.train import schedules
 
 
 @flax.struct.dataclass
@@ -83,8 +84,15 @@ def _wgan_modules(config, info):
 
 
 def _wgan_tx(config):
+  """Adam for the generator and the critic, each at its rate, constant or decayed to
+  `lr * model.lr_final` over the run (`model.lr_decay`; WGAN-GP's own recipe decays both
+  linearly to 0, Gulrajani et al. 2017). The critic's optimizer counts its own updates,
+  `critic_iter` per step, so its schedule spans `critic_iter` x `train.num_steps` of them."""
   m = config.model
-  return (optax.adam(m.g_lr, b1=m.beta1, b2=m.beta2), optax.adam(m.c_lr, b1=m.beta1, b2=m.beta2))
+  steps = int(config.train.num_steps)
+  g_lr = schedules.decayed(config, m.g_lr, steps)
+  c_lr = schedules.decayed(config, m.c_lr, steps * int(m.critic_iter))
+  return (optax.adam(g_lr, b1=m.beta1, b2=m.beta2), optax.adam(c_lr, b1=m.beta1, b2=m.beta2))
 
 
 def _latents(pyr, key, batch, noise_dim):
@@ -135,6 +143,10 @@ def check_wgan_config(config) -> None:
     raise ConfigError(f'config.model.real_noise={m.real_noise}: must be in [0, 0.5) (0 = none).')
   if not float(m.get('mode_seeking', 0.0)) >= 0:
     raise ConfigError(f'config.model.mode_seeking={m.mode_seeking}: must be >= 0 (0 = off).')
+  try:
+    _wgan_tx(config)  # builds the rate schedules, so checks lr_decay
+  except ValueError as e:
+    raise ConfigError(str(e)) from e
   rows = m.critic_iter * m.pack_m * m.batch_size
   if config.train.batch_size != rows:
     raise ConfigError(

@@ -18,6 +18,7 @@ import optax
 from ag_jax.config_base import ConfigError, check_positive
 from ag_jax.models import crbm
 from ag_jax.models import rbm
+from ag_jax.train import schedules
 
 
 @flax.struct.dataclass
@@ -46,17 +47,7 @@ def learning_rate(config) -> float | optax.Schedule:
   with many sweeps drift from the data. Decaying the rate to `lr * lr_final` lets the chains
   and the model settle together (Tieleman 2008).
   """
-  m = config.model
-  decay = getattr(m, 'lr_decay', 'none')
-  if decay == 'none':
-    return m.lr
-  steps = int(config.train.num_steps)
-  final = float(getattr(m, 'lr_final', 0.0))
-  if decay == 'cosine':
-    return optax.cosine_decay_schedule(m.lr, steps, alpha=final)
-  if decay == 'linear':
-    return optax.linear_schedule(m.lr, m.lr * final, steps)
-  raise ValueError(f'config.model.lr_decay={decay!r}: use none, cosine or linear.')
+  return schedules.decayed(config, config.model.lr, int(config.train.num_steps))
 
 
 def hidden_type(config) -> str:

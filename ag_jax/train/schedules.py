@@ -1,0 +1,25 @@
+"""Learning-rate schedules shared by the model families (`model.lr_decay`, `model.lr_final`)."""
+
+from __future__ import annotations
+
+import optax
+
+DECAYS = ('none', 'cosine', 'linear')
+
+
+def decayed(config, lr: float, steps: int) -> float | optax.Schedule:
+  """`lr`, constant (`model.lr_decay='none'`, the default) or decayed to `lr * model.lr_final`
+  over `steps` optimizer updates ('cosine' or 'linear'). `steps` counts the updates of the one
+  optimizer the rate drives, which need not be `train.num_steps` (a WGAN critic updates
+  `critic_iter` times per step). A constant stays a float, so an optimizer built without a
+  decay keeps the state it always had (checkpoints written before the option still load)."""
+  m = config.model
+  decay = m.get('lr_decay', 'none')
+  if decay == 'none':
+    return lr
+  final = float(m.get('lr_final', 0.0))
+  if decay == 'cosine':
+    return optax.cosine_decay_schedule(lr, steps, alpha=final)
+  if decay == 'linear':
+    return optax.linear_schedule(lr, lr * final, steps)
+  raise ValueError(f'config.model.lr_decay={decay!r}: use {", ".join(DECAYS[:-1])} or {DECAYS[-1]}.')
