@@ -48,7 +48,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.beta2 = 0.9
   # Both rates constant ('none', the paper) or decayed over the run to lr * lr_final ('linear',
   # WGAN-GP's recipe with lr_final 0, or 'cosine'); the critic's over its critic_iter x
-  # num_steps updates.
+  # num_steps updates. AGBL4, 1,500 updates, 'linear' to 0: LD r 0.385 vs 0.425 constant, AF r
+  # 0.980 vs 0.993 (results/quality/README.md).
   m.lr_decay = 'none'
   m.lr_final = 0.0
   # Unrolled critic updates run ~6x faster on XLA:CPU but compile slower as SNPs grow;
