@@ -89,9 +89,8 @@ def _wgan_tx(config):
   linearly to 0, Gulrajani et al. 2017). The critic's optimizer counts its own updates,
   `critic_iter` per step, so its schedule spans `critic_iter` x `train.num_steps` of them."""
   m = config.model
-  steps = int(config.train.num_steps)
-  g_lr = schedules.decayed(config, m.g_lr, steps)
-  c_lr = schedules.decayed(config, m.c_lr, steps * int(m.critic_iter))
+  g_lr = schedules.decayed(config, m.g_lr)
+  c_lr = schedules.decayed(config, m.c_lr, updates_per_step=m.critic_iter)
   return (optax.adam(g_lr, b1=m.beta1, b2=m.beta2), optax.adam(c_lr, b1=m.beta1, b2=m.beta2))
 
 

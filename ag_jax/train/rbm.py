@@ -47,7 +47,7 @@ def learning_rate(config) -> float | optax.Schedule:
   with many sweeps drift from the data. Decaying the rate to `lr * lr_final` lets the chains
   and the model settle together (Tieleman 2008).
   """
-  return schedules.decayed(config, config.model.lr, int(config.train.num_steps))
+  return schedules.decayed(config, config.model.lr)
 
 
 def hidden_type(config) -> str:

@@ -7,17 +7,19 @@ import optax
 DECAYS = ('none', 'cosine', 'linear')
 
 
-def decayed(config, lr: float, steps: int) -> float | optax.Schedule:
+def decayed(config, lr: float, updates_per_step: int = 1) -> float | optax.Schedule:
   """`lr`, constant (`model.lr_decay='none'`, the default) or decayed to `lr * model.lr_final`
-  over `steps` optimizer updates ('cosine' or 'linear'). `steps` counts the updates of the one
-  optimizer the rate drives, which need not be `train.num_steps` (a WGAN critic updates
-  `critic_iter` times per step). A constant stays a float, so an optimizer built without a
-  decay keeps the state it always had (checkpoints written before the option still load)."""
+  ('cosine' or 'linear') over the run: `train.num_steps` x `updates_per_step` updates of the
+  one optimizer the rate drives (a WGAN critic updates `critic_iter` times per step). A
+  constant stays a float, so an optimizer built without a decay keeps the state it always had
+  (checkpoints written before the option still load). Reads fields with getattr and only those
+  it needs, so configs without the decay fields (older runs, tests' stand-ins) still work."""
   m = config.model
-  decay = m.get('lr_decay', 'none')
+  decay = getattr(m, 'lr_decay', 'none')
   if decay == 'none':
     return lr
-  final = float(m.get('lr_final', 0.0))
+  steps = int(config.train.num_steps) * int(updates_per_step)
+  final = float(getattr(m, 'lr_final', 0.0))
   if decay == 'cosine':
     return optax.cosine_decay_schedule(lr, steps, alpha=final)
   if decay == 'linear':
