@@ -15,6 +15,7 @@ os.environ.setdefault('JAX_COMPILATION_CACHE_DIR',
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 
 import jax  # pylint: disable=g-import-not-at-top
+import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 import pytest  # pylint: disable=g-import-not-at-top
 
 jax.config.update('jax_debug_key_reuse', True)
@@ -28,6 +29,18 @@ AGBL4 = [DATA / '1000g_agbl4' / 'AGBL4_split1.vcf.gz', DATA / '1000g_agbl4' / 'A
 VCF_140KB = DATA / 'fixtures' / 'chr1_140kb.vcf.gz'
 PUBLISHED_GAN = DATA / 'published_805' / '805_SNP_GAN_AG_20000epochs.hapt.zip'
 PUBLISHED_RBM = DATA / 'published_805' / '805_SNP_RBM_AG_800Epochs.hapt.zip'
+
+
+
+def step_sizes(tx, n: int) -> list[float]:
+  """The first n + 1 step sizes of optimizer `tx` under a constant gradient of ones: the rate
+  itself for SGD and for Adam (whose normalised step is then exactly the rate)."""
+  g = {'w': jnp.ones(2)}
+  state, out = tx.init(g), []
+  for _ in range(n + 1):
+    u, state = tx.update(g, state)
+    out.append(-float(u['w'][0]))
+  return out
 
 
 @pytest.fixture(scope='session')

@@ -10,6 +10,7 @@ import pytest
 from ag_jax.models import crbm, rbm
 from ag_jax.train import rbm as rbm_family
 from ag_jax.train.loop import DataInfo
+from conftest import step_sizes
 
 V, H = 10, 4
 
@@ -374,13 +375,7 @@ def test_lr_decay_reaches_final_rate_and_updates_shrink(decay):
   assert float(lr(0)) == pytest.approx(0.1)
   assert float(lr(n // 2)) < 0.1
   assert float(lr(n)) == pytest.approx(0.005)
-  tx = rbm_family.optimizer(config)
-  g = {'w': jnp.ones(3)}
-  state = tx.init(g)
-  steps = []
-  for _ in range(n + 1):
-    u, state = tx.update(g, state)
-    steps.append(-float(u['w'][0]))
+  steps = step_sizes(rbm_family.optimizer(config), n)
   assert steps[0] == pytest.approx(0.1) and steps[-1] == pytest.approx(0.005)
   assert all(a >= b for a, b in zip(steps, steps[1:]))
 

@@ -17,7 +17,7 @@ from ag_jax.models import wgan
 from ag_jax.train import adversarial
 from ag_jax.train.loop import DataInfo
 from configs_loader import load
-from conftest import ROOT
+from conftest import ROOT, step_sizes
 
 # Tables of paper_notes.md 2.4 (65,535) and 2.5 (16,383): per block the output channels of
 # each conv layer, and the kind of each layer: s = Conv s1, T1 = ConvT p1, T0 = ConvT p0,
@@ -447,20 +447,11 @@ def test_rate_decay_spans_each_optimizers_own_updates(decay):
   m.g_lr, m.c_lr, m.lr_decay, m.lr_final, m.critic_iter = 1e-3, 2e-3, decay, 0.1, 3
   config.train.num_steps = 4
   g_tx, c_tx = adversarial._wgan_tx(config)  # pylint: disable=protected-access
-
-  def rates(tx, n):
-    g = {'w': jnp.ones(2)}
-    state, out = tx.init(g), []
-    for _ in range(n + 1):
-      u, state = tx.update(g, state)
-      out.append(-float(u['w'][0]))
-    return out
-
-  for got, lr, n in ((rates(g_tx, 4), 1e-3, 4), (rates(c_tx, 12), 2e-3, 12)):
+  for got, lr in ((step_sizes(g_tx, 4), 1e-3), (step_sizes(c_tx, 12), 2e-3)):
     assert got[0] == pytest.approx(lr, rel=1e-4) and got[-1] == pytest.approx(lr * 0.1, rel=1e-4)
     assert all(a > b for a, b in zip(got, got[1:])), got
   m.lr_decay = 'none'  # the paper: constant, and Adam's state is the one it always was
-  const = rates(adversarial._wgan_tx(config)[1], 12)  # pylint: disable=protected-access
+  const = step_sizes(adversarial._wgan_tx(config)[1], 12)  # pylint: disable=protected-access
   assert const == pytest.approx([2e-3] * 13, rel=1e-4)
 
 
