@@ -20,7 +20,10 @@ _SYNTHETIC = flags.DEFINE_multi_string('synthetic', None, 'AG files (.hapt[.zip]
 _TEST = flags.DEFINE_string('test', None, 'Held-out real haplotypes (file); default: the '
                             "dataset's test split.")
 _OUTPUT = flags.DEFINE_string('output', None, 'Output directory.')
-_LD_DISTANCE = flags.DEFINE_integer('ld_max_distance', 200, 'LD pairs up to this many SNPs apart.')
+_LD_DISTANCE = flags.DEFINE_integer(
+    'ld_max_distance', 200, 'LD pairs up to this many SNPs apart (among the sites polymorphic '
+    'in both sets; the default is ag_jax.evaluate.stats.LD_MAX_DISTANCE, which the training '
+    'probe sample_ld_r also uses).')
 _MAX = flags.DEFINE_integer('max_haplotypes', 5000, 'Subsample sets above this size.')
 _DISTANCE_SAMPLE = flags.DEFINE_integer(
     'distance_sample', 1000, 'Haplotypes per set drawn for the pairwise-distance statistics '

@@ -202,9 +202,42 @@ def test_ld_probe_scores_real_ld_and_not_independent_snps(name):
   shuffled = np.stack([rng.permutation(c) for c in x.T], axis=1)
   assert probe(x) > 0.95
   assert abs(probe(shuffled)) < 0.05
-  i, j = probe.i[:100], probe.j[:100]
+  i, j = probe.pairs(np.ones(x.shape[1], bool))
+  assert np.all(i < j) and np.all(j - i <= probe.max_gap)
+  i, j = i[:100], j[:100]
   ref = np.array([np.corrcoef(x[:, a], x[:, b])[0, 1] ** 2 for a, b in zip(i, j)])
   np.testing.assert_allclose(pair_r2(x, i, j), ref, atol=1e-5)
+
+
+def test_ld_probe_estimates_the_evaluations_ld_r():
+  """The logged sample_ld_r is the evaluation's ld_r on a sample of its pairs: SNPs up to
+  stats.LD_MAX_DISTANCE apart among the sites polymorphic in both sets. The set: the AGBL4
+  test split with LD kept within blocks of 32 SNPs and broken between them (rows shuffled per
+  block), and the sites rarer than 3% fixed, as a generator that never draws them."""
+  from ag_jax.data import dataset  # pylint: disable=g-import-not-at-top
+  from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top
+  from ag_jax.train.loop import LdProbe  # pylint: disable=g-import-not-at-top
+  ds = dataset.open_dataset('1000g_agbl4')
+  x = ds.read_split('test')
+  rng = np.random.default_rng(2)
+  fake = np.concatenate([x[rng.permutation(len(x)), s:s + 32] for s in range(0, x.shape[1], 32)],
+                        axis=1)
+  af = ds.allele_frequencies('train')
+  fake[:, np.minimum(af, 1 - af) < 0.03] = 0
+  probe = LdProbe(ds, seed=0)
+  keep = stats.polymorphic(probe.real, fake)
+  assert 0 < keep.sum() < 0.6 * keep.size  # the set fixes many sites
+  r2_real, _ = stats.ld_pairs(probe.real, keep, stats.LD_MAX_DISTANCE)
+  r2_fake, _ = stats.ld_pairs(fake, keep, stats.LD_MAX_DISTANCE)
+  want = stats.pearson(r2_real, r2_fake)  # evaluate_set's ld_r, every pair
+  assert abs(probe(fake) - want) < 0.05, (probe(fake), want)
+  # The set tells the two apart: pairs of raw columns up to 50 apart (the probe before
+  # 2026-12-04) read 0.12 higher here.
+  raw = stats.polymorphic(probe.real)
+  r2_real, _ = stats.ld_pairs(probe.real, raw, 50)
+  r2_fake, _ = stats.ld_pairs(fake, raw, 50)
+  ok = np.isfinite(r2_fake)
+  assert stats.pearson(r2_real[ok], r2_fake[ok]) > want + 0.08
 
 
 def test_sigterm_while_compiling_stops_cleanly(tmp_path):

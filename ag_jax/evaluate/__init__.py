@@ -98,7 +98,7 @@ def _aats_var(a: dict, n: int) -> float:
 
 
 def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *,
-                 ld_max_distance: int = 200, max_haplotypes: int = 5000, privacy_draws: int = 5,
+                 ld_max_distance: int = stats.LD_MAX_DISTANCE, max_haplotypes: int = 5000, privacy_draws: int = 5,
                  distance_sample: int = 1000, seed: int = 0, positions=None,
                  single_chromosome: bool = False, pca=None, trip=None,
                  populations=None) -> tuple[dict, dict]:
@@ -198,7 +198,7 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
 def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
                    output_dir: str | os.PathLike, real_test: np.ndarray | None = None,
                    positions=None, chrom=None, populations=None, seed: int = 0,
-                   ld_max_distance: int = 200, max_haplotypes: int = 5000,
+                   ld_max_distance: int = stats.LD_MAX_DISTANCE, max_haplotypes: int = 5000,
                    distance_sample: int = 1000, include_real_reference: bool = True,
                    progress: bool = True) -> dict:
   """Evaluates each synthetic set; writes metrics.json, PNGs and report.html into output_dir.

@@ -48,6 +48,11 @@ def _standardise(x: np.ndarray, keep: np.ndarray, pad: int) -> jax.Array:
   return jnp.asarray(np.pad(z, ((0, 0), (0, pad))))
 
 
+# SNP pairs up to this many columns apart (among the sites polymorphic in both sets) enter
+# ld_r: the evaluation's default, which the training probe (train.loop.LdProbe) also uses.
+LD_MAX_DISTANCE = 200
+
+
 def ld_pairs(x: np.ndarray, keep: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
   """r^2 for all pairs (i < j) of kept SNPs with j - i <= max_distance (SNP index among kept).
 
