@@ -154,6 +154,13 @@ def test_run_evaluation_ranks_published_sets(tmp_path, sets, ds805):
   audit = page[page.index('<h2>Findings</h2>'):]
   assert '<b>gan</b>: diversity' in audit
   assert '<b>rbm</b>' not in audit and '<b>real_test</b>' not in audit
+  # fixed_sites against scikit-allel: of the SNPs segregating in the real set, those that
+  # are not segregating in the AGs.
+  for name, ags in (('gan', gan[:2000]), ('rbm', rbm[:2000])):
+    seg_real = allel.HaplotypeArray(train[:2000].T).count_alleles().is_segregating()
+    seg_ags = allel.HaplotypeArray(ags.T).count_alleles().is_segregating()
+    assert m[name]['fixed_sites'] == pytest.approx(np.mean(~seg_ags[seg_real]))
+  assert m['gan']['fixed_sites'] > 0  # the published GAN never draws some rare alleles
   table = (tmp_path / 'table.md').read_text().splitlines()
   assert [r.split(' | ')[0] for r in table[2:]] == ['| real_test', '| gan', '| rbm']
   assert f"{m['rbm']['ld_r']:.4f}" in table[4]
@@ -222,6 +229,17 @@ def test_ld_decay_within_real_spread(tmp_path):
   # No SNP polymorphic in the AGs: LD is undefined (NaN), not a crash; the rest is measured.
   assert np.isnan(res['collapsed']['ld_r']) and np.isnan(res['collapsed']['ld_decay_within'])
   assert res['collapsed']['exact_copy_rate'] == 1.0 and np.isfinite(res['collapsed']['af_r'])
+  assert res['copy']['fixed_sites'] == 0.0 and res['collapsed']['fixed_sites'] == 1.0
+  # What chance fixes at a set's size, against sets drawn site by site from the train
+  # frequencies (Monte Carlo, 400 sets of 1,500); the audit names a set that loses far more.
+  f = stats.allele_freq(train)
+  f = f[(f > 0) & (f < 1)]
+  counts = rng.binomial(len(no_ld), f, size=(400, f.size))
+  simulated = np.mean((counts == 0) | (counts == len(no_ld)))
+  assert simulated > 0.001
+  assert res['no_ld']['fixed_sites_expected'] == pytest.approx(simulated, rel=0.1)
+  kinds = lambda name: [line.split(':')[0] for line in evaluate.findings(res[name])]
+  assert 'lost alleles' in kinds('collapsed') and 'lost alleles' not in kinds('copy')
   # LD by allele frequency: the copy matches the real train split in every bin; without LD
   # every bin's mean r^2 collapses (to the ~1/n sampling floor).
   copy, flat = res['copy']['ld_by_maf'], res['no_ld']['ld_by_maf']

@@ -4,6 +4,9 @@
 synthetic set (paper_notes.md section 5):
 
   af_r                 Pearson r of allele frequencies (all haplotypes of both sets)
+  fixed_sites          fraction of the SNPs polymorphic in the real train split that the set
+                       has only one allele of; fixed_sites_expected what a set of the same size
+                       drawn from the train frequencies would fix by chance (rare alleles)
   ld_r                 Pearson r of r^2 over SNP pairs within `ld_max_distance` SNPs (sites
                        polymorphic in every set; diagonal excluded)
   pca_wasserstein      mean over PC1..PC6 of the 1-D Wasserstein distance (PCA fit on real)
@@ -47,9 +50,9 @@ from ag_jax.evaluate import stats
 from ag_jax.evaluate import report as report_lib
 from ag_jax.evaluate.audit import findings
 
-METRIC_KEYS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
-               'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss',
-               'privacy_loss_se', 'exact_copy_rate', 'mia_auc')
+METRIC_KEYS = ('af_r', 'fixed_sites', 'ld_r', 'pca_wasserstein', 'pca2d_ot',
+               'distance_wasserstein', 'three_point_r', 'ld_decay_within', 'aats', 'aats_test',
+               'privacy_loss', 'privacy_loss_se', 'exact_copy_rate', 'mia_auc')
 
 
 # Smallest value each size option takes, and why (the message a caller sees).
@@ -114,6 +117,16 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
   af_real, af_syn = stats.allele_freq(real), stats.allele_freq(synth)
   m['af_r'] = stats.pearson(af_real, af_syn)
   extra['af'] = (af_real, af_syn)
+  # Sites the real train split has both alleles of and the set only one (a generator that
+  # never draws a rare allele): ld_r and the LD curves are computed without them.
+  seg = (af_real > 0) & (af_real < 1)
+  # What a perfect generator of len(synth) haplotypes would fix by chance (rare alleles):
+  # each segregating site with probability (1 - f)^N + f^N at train frequency f.
+  one_allele = (af_syn[seg] == 0) | (af_syn[seg] == 1)
+  f = af_real[seg].astype(np.float64)
+  chance = (1 - f) ** len(synth) + f ** len(synth)
+  m['fixed_sites'] = float(one_allele.mean()) if seg.any() else float('nan')
+  m['fixed_sites_expected'] = float(chance.mean()) if seg.any() else float('nan')
 
   keep = stats.polymorphic(real, synth)
   ld_n = min(len(real), len(synth), max_haplotypes)

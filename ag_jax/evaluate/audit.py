@@ -8,10 +8,13 @@ from __future__ import annotations
 PRIVACY_LOSS_LIMIT = 0.02
 MIA_AUC_LIMIT = 0.55
 AA_LIMIT = 0.9
+# Fixed sites above what chance leaves at the set's size (fixed_sites_expected).
+FIXED_SITES_EXCESS = 0.05
 
 
 def findings(m: dict, reference: dict | None = None) -> list[str]:
-  """Plain-language warnings about one evaluated set: privacy leaks, copies, lost diversity.
+  """Plain-language warnings about one evaluated set: privacy leaks, copies, lost diversity,
+  lost alleles.
 
   `m` is one set's metrics (`evaluate_set`); `reference` the real held-out split's
   (`real_test`), whose exact-copy rate is what real data repeat by themselves. Empty when
@@ -37,4 +40,9 @@ def findings(m: dict, reference: dict | None = None) -> list[str]:
   if m.get('aa_truth', 0.5) > AA_LIMIT:
     out.append(f'realism: {m["aa_truth"]:.1%} of real haplotypes have another real one nearer '
                f'than any AG (aa_truth; real data ~50%): the AGs lie away from the real data.')
+  fixed, chance = m.get('fixed_sites'), m.get('fixed_sites_expected')
+  if fixed is not None and chance is not None and fixed > chance + FIXED_SITES_EXCESS:
+    out.append(f'lost alleles: {fixed:.1%} of the SNPs polymorphic in the real data have one '
+               f'allele in the AGs (by chance at this size: {chance:.1%}); ld_r and the LD '
+               f'curves leave those sites out (red in af.png).')
   return out

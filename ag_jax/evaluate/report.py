@@ -14,7 +14,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ag_jax.data import writers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
+COLUMNS = ('af_r', 'fixed_sites', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
            'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss',
            'privacy_loss_se', 'exact_copy_rate', 'mia_auc', 'num_haplotypes')
 
@@ -38,8 +38,13 @@ def plot_af(out, extras) -> str:
   for i, (name, e) in enumerate(extras.items()):
     real, syn = e['af']
     for ax, zoom in ((axes[2 * i], False), (axes[2 * i + 1], True)):
-      sel = real <= 0.2 if zoom else slice(None)
-      ax.scatter(real[sel], syn[sel], s=4, alpha=0.5)
+      sel = real <= 0.2 if zoom else np.ones(real.shape, bool)
+      lost = sel & (real > 0) & (real < 1) & ((syn == 0) | (syn == 1))  # fixed_sites
+      ax.scatter(real[sel & ~lost], syn[sel & ~lost], s=4, alpha=0.5)
+      if lost.any():
+        ax.scatter(real[lost], syn[lost], s=4, alpha=0.5, color='tab:red',
+                   label=f'one allele in the AGs ({lost.sum()})')
+        ax.legend(loc='upper left', fontsize=7)
       lim = 0.2 if zoom else 1
       ax.plot([0, lim], [0, lim], 'k--', lw=0.8)
       ax.set(xlabel='real allele frequency', ylabel=f'{name}',
