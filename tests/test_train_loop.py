@@ -186,6 +186,8 @@ def test_sample_af_r_and_ld_r_are_logged(tmp_path):
   assert all(0.8 < v <= 1.0 for v in logged.values()), logged
   ld = {r['step']: r['sample_ld_r'] for r in rows if 'sample_ld_r' in r}
   assert sorted(ld) == [10, 20] and all(-1 <= v <= 1 for v in ld.values()), ld
+  fixed = {r['step']: r['sample_fixed_sites'] for r in rows if 'sample_fixed_sites' in r}
+  assert sorted(fixed) == [10, 20] and all(0 <= v <= 1 for v in fixed.values()), fixed
 
 
 @pytest.mark.parametrize('name', ['1000g_805', '1000g_agbl4'])
@@ -207,6 +209,27 @@ def test_ld_probe_scores_real_ld_and_not_independent_snps(name):
   i, j = i[:100], j[:100]
   ref = np.array([np.corrcoef(x[:, a], x[:, b])[0, 1] ** 2 for a, b in zip(i, j)])
   np.testing.assert_allclose(pair_r2(x, i, j), ref, atol=1e-5)
+
+
+def test_sample_stats_count_fixed_sites():
+  """sample_fixed_sites: of the SNPs the train split has both alleles of, the fraction the
+  fresh AGs have one allele of; here real held-out haplotypes with 30 such SNPs set to 0."""
+  import types  # pylint: disable=g-import-not-at-top
+  from ag_jax.data import dataset  # pylint: disable=g-import-not-at-top
+  from ag_jax.train import loop  # pylint: disable=g-import-not-at-top
+  ds = dataset.open_dataset('1000g_805')
+  af = ds.allele_frequencies('train')
+  x = ds.read_split('test')[:1000].copy()
+  seg = (af > 0) & (af < 1)
+  already = (x.min(0) == x.max(0)) & seg  # rare alleles this test set lacks anyway
+  cols = np.flatnonzero(seg & ~already)[::20][:30]
+  x[:, cols] = 0
+  setup = types.SimpleNamespace(config=types.SimpleNamespace(seed=0),
+                                info=types.SimpleNamespace(allele_freq=af))
+  sampler = lambda state, key, num: x[:num]
+  out = loop._sample_stats(setup, sampler, None, 0, None)  # pylint: disable=protected-access
+  assert out['sample_fixed_sites'] == pytest.approx((already.sum() + 30) / seg.sum())
+  assert out['sample_af_r'] == pytest.approx(np.corrcoef(x.mean(0), af)[0, 1], abs=1e-6)
 
 
 def test_ld_probe_estimates_the_evaluations_ld_r():
