@@ -112,12 +112,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     elif v == '1000g_agbl4':  # 4,053 SNPs -> pyramid (4, 3) = 4,095; ~4x 805's per critic update
       c.data.name = v
       # What one hour of both cores allows (58 min at 0.9 steps/s; one core beside another job
-      # runs 0.46 steps/s, so 1,500 updates), at twice the paper's rate (Adam 1e-3 for both
-      # nets). Five AG draws: AF r 0.996, LD r 0.71, PCA 0.46, privacy loss 0.003; at 1,500
-      # updates 0.993 / 0.43 / 1.37 / 0.014, and at 5e-4 0.971 / 0.28 / 1.92 / 0.011. The AGs
-      # still lie away from every real haplotype and the training probe's LD r (then over raw
-      # columns up to 50 apart) levelled off at about 0.78 (README "AGBL4"). (On the 805 data 1e-3 learns faster early but ends no
-      # better at 6,000 updates, so the 805 default keeps 5e-4.)
+      # runs 0.46 steps/s, so 1,500 updates; on 2026-12-04 this VM ran both cores at 0.43-0.47
+      # steps/s, the same code: 3,000 updates would take 1 h 50 min), at twice the paper's rate
+      # (Adam 1e-3 for both nets). Five AG draws: AF r 0.996, LD r 0.71, PCA 0.46, privacy loss
+      # 0.003; at 1,500 updates 0.993 / 0.43 / 1.37 / 0.014, and at 5e-4 0.971 / 0.28 / 1.92 /
+      # 0.011. The AGs still lie away from every real haplotype and the training probe's LD r
+      # (then over raw columns up to 50 apart) levelled off at about 0.78; a 1,500-update run's
+      # AGs have one allele at 34% of the SNPs (fixed_sites; README "AGBL4"). (On the 805 data
+      # 1e-3 learns faster early but ends no better at 6,000 updates, so the 805 default keeps
+      # 5e-4.)
       c.train.num_steps = 3000
       m.critic_iter = 5  # what the AGBL4 figures were measured with
       m.g_lr = 1e-3

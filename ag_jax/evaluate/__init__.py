@@ -101,9 +101,9 @@ def _aats_var(a: dict, n: int) -> float:
 
 
 def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *,
-                 ld_max_distance: int = stats.LD_MAX_DISTANCE, max_haplotypes: int = 5000, privacy_draws: int = 5,
-                 distance_sample: int = 1000, seed: int = 0, positions=None,
-                 single_chromosome: bool = False, pca=None, trip=None,
+                 ld_max_distance: int = stats.LD_MAX_DISTANCE, max_haplotypes: int = 5000,
+                 privacy_draws: int = 5, distance_sample: int = 1000, seed: int = 0,
+                 positions=None, single_chromosome: bool = False, pca=None, trip=None,
                  populations=None) -> tuple[dict, dict]:
   """Metrics of one synthetic set and the arrays the plots need.
 
@@ -119,14 +119,7 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
   extra['af'] = (af_real, af_syn)
   # Sites the real train split has both alleles of and the set only one (a generator that
   # never draws a rare allele): ld_r and the LD curves are computed without them.
-  seg = (af_real > 0) & (af_real < 1)
-  # What a perfect generator of len(synth) haplotypes would fix by chance (rare alleles):
-  # each segregating site with probability (1 - f)^N + f^N at train frequency f.
-  one_allele = (af_syn[seg] == 0) | (af_syn[seg] == 1)
-  f = af_real[seg].astype(np.float64)
-  chance = (1 - f) ** len(synth) + f ** len(synth)
-  m['fixed_sites'] = float(one_allele.mean()) if seg.any() else float('nan')
-  m['fixed_sites_expected'] = float(chance.mean()) if seg.any() else float('nan')
+  m['fixed_sites'], m['fixed_sites_expected'] = stats.fixed_sites(af_real, af_syn, len(synth))
 
   keep = stats.polymorphic(real, synth)
   ld_n = min(len(real), len(synth), max_haplotypes)

@@ -48,6 +48,19 @@ def _standardise(x: np.ndarray, keep: np.ndarray, pad: int) -> jax.Array:
   return jnp.asarray(np.pad(z, ((0, 0), (0, pad))))
 
 
+def fixed_sites(af_real: np.ndarray, af_syn: np.ndarray, num_syn: int) -> tuple[float, float]:
+  """(fixed, expected): the fraction of the SNPs polymorphic in the real set that the synthetic
+  set has one allele of (rare alleles a generator never draws), and what a set of `num_syn`
+  haplotypes drawn from the real frequencies would fix by chance, (1 - f)^N + f^N per site.
+  NaN when no SNP is polymorphic in the real set."""
+  seg = (af_real > 0) & (af_real < 1)
+  if not seg.any():
+    return float('nan'), float('nan')
+  f = np.asarray(af_real, np.float64)[seg]
+  one_allele = (af_syn[seg] == 0) | (af_syn[seg] == 1)
+  return float(one_allele.mean()), float(np.mean((1 - f) ** num_syn + f ** num_syn))
+
+
 # SNP pairs up to this many columns apart (among the sites polymorphic in both sets) enter
 # ld_r: the evaluation's default, which the training probe (train.loop.LdProbe) also uses.
 LD_MAX_DISTANCE = 200

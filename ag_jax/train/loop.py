@@ -367,14 +367,13 @@ def _sample_stats(setup: Setup, sampler, state, step: int, ld_probe: LdProbe | N
                   num: int = 1000) -> dict[str, float]:
   key = jax.random.fold_in(jax.random.key(setup.config.seed), 0x5A4 + step)
   ags = np.asarray(jax.device_get(sampler(state, key, num)))
+  from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top  (matplotlib)
   af, real = ags.mean(0), np.asarray(setup.info.allele_freq)
-  seg = (real > 0) & (real < 1)
-  # The evaluation's fixed_sites on these AGs: SNPs the train split has both alleles of and
-  # the AGs one (a generator that never draws a rare allele). Chance fixes ~0 of them at
-  # 1,000 AGs unless many train alleles are rarer than 1 in 1,000.
-  fixed = (af[seg] == 0) | (af[seg] == 1)
+  # The evaluation's fixed_sites on these AGs (rare alleles the generator never draws);
+  # chance fixes ~0 of them at 1,000 AGs unless many train alleles are rarer than 1 in 1,000.
+  fixed, _ = stats.fixed_sites(real, af, len(ags))
   out = {'sample_af_r': _pearson_or_zero(af, real),
-         'sample_fixed_sites': float(fixed.mean()) if seg.any() else 0.0}
+         'sample_fixed_sites': 0.0 if math.isnan(fixed) else fixed}
   if ld_probe is not None:
     out['sample_ld_r'] = ld_probe(ags)
   return out
