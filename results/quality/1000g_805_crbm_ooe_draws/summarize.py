@@ -15,8 +15,10 @@ import numpy as np
 
 from ag_jax.data import writers
 
-COLUMNS = ('af_r', 'ld_r', 'pca_wasserstein', 'distance_wasserstein', 'three_point_r', 'aats',
-           'privacy_loss', 'exact_copy_rate', 'mia_auc')
+# Metrics an evaluation of an earlier version lacks (fixed_sites before 2026-12-04) stay blank.
+COLUMNS = ('af_r', 'fixed_sites', 'ld_r', 'pca_wasserstein', 'distance_wasserstein',
+           'three_point_r', 'ld_decay_within', 'aats', 'privacy_loss', 'exact_copy_rate',
+           'mia_auc')
 
 
 def cell(values: np.ndarray, column: str) -> str:
