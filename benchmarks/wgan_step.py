@@ -1,7 +1,7 @@
 r"""WGAN-GP train-step time per haplotype and memory for 805, 16,383 and 65,535 SNPs.
 
   python benchmarks/wgan_step.py [--snps=805,16383,65535] [--batch=8] [--channels=10]
-      [--critic_iter=10] [--unroll_critic=1] [--conv=matmul,lax] [--cores=1,2]
+      [--critic_iter=10] [--unroll_critic=1] [--conv=matmul,lax] [--cores=1,2] [--max_latent=4,16]
 
 One step = critic_iter critic updates (each on batch packed samples of pack_m haplotypes)
 plus one generator update, as the paper. Times are medians after compilation. Each SNP count
@@ -15,6 +15,10 @@ prints the step-time ratio lax / matmul: run it on an accelerator to choose `mod
 --cores=1,2 runs each measurement once per core count, its process pinned to that many of the
 CPUs this one may use (os.sched_setaffinity), one after the other in the same invocation, and
 prints the step-time ratio fewest / most cores: what a second core buys on XLA:CPU.
+
+--max_latent=4,16 times each `model.max_latent` (the generator's latent length cap; see
+ag_jax.models.wgan.pyramid_for) side by side and prints the step-time ratio first / last: a
+longer latent means fewer upsampling levels and a different padded length.
 """
 
 import argparse
@@ -40,7 +44,7 @@ from ag_jax.train import adversarial  # pylint: disable=wrong-import-position
 from ag_jax.train.loop import DataInfo  # pylint: disable=wrong-import-position
 
 
-def get_config(channels, batch, critic_iter, unroll=True, conv='matmul'):
+def get_config(channels, batch, critic_iter, unroll=True, conv='matmul', max_latent=4):
   import importlib.util  # pylint: disable=g-import-not-at-top
   path = pathlib.Path(__file__).parent.parent / 'configs' / 'wgan.py'
   spec = importlib.util.spec_from_file_location('wgan_cfg', path)
@@ -52,6 +56,7 @@ def get_config(channels, batch, critic_iter, unroll=True, conv='matmul'):
   c.train.batch_size = critic_iter * c.model.pack_m * batch
   c.model.unroll_critic = unroll
   c.model.conv = conv
+  c.model.max_latent = max_latent
   return c
 
 
@@ -67,6 +72,8 @@ def main():
                   help='comma-separated: matmul (the model as written), lax (flax convolutions)')
   ap.add_argument('--cores', default='',
                   help='comma-separated core counts to pin each measurement to (default: all)')
+  ap.add_argument('--max_latent', default='4',
+                  help='comma-separated latent length caps (model.max_latent), each timed')
   ap.add_argument('--repeats', type=int, default=3)
   ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
   ap.add_argument('--pin', help=argparse.SUPPRESS)  # read before jax starts (top of the file)
@@ -82,38 +89,53 @@ def main():
     ap.error(f'--cores={args.cores}: use comma-separated core counts, e.g. 1,2')
   if any(k is not None and not 1 <= k <= len(available) for k in cores):
     ap.error(f'--cores={args.cores}: this process may use {len(available)} CPUs')
+  try:
+    latents = [int(k) for k in args.max_latent.split(',')]
+  except ValueError:
+    ap.error(f'--max_latent={args.max_latent}: use comma-separated integers, e.g. 4,16')
+  if any(k < 4 for k in latents):
+    ap.error(f'--max_latent={args.max_latent}: each must be >= 4 (the paper\'s latent)')
   if not args.child:
     print(machine())
     print(f'channels {args.channels}, batch {args.batch} packed x 3, critic_iter {args.critic_iter}, '
           f'unroll_critic {args.unroll_critic}')
-    print(f'{"snps":>7} {"conv":>6} {"cores":>5} {"padded":>7} {"haps/step":>9} {"compile s":>9} '
+    print(f'{"snps":>7} {"conv":>6} {"cores":>5} {"latent":>6} {"padded":>7} {"haps/step":>9} {"compile s":>9} '
           f'{"step s":>8} {"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}', flush=True)
-    argv = [a for a in sys.argv[1:] if not a.startswith(('--snps', '--conv', '--cores'))]
+    argv = [a for a in sys.argv[1:]
+            if not a.startswith(('--snps', '--conv', '--cores', '--max_latent'))]
     for n in sizes:
-      steps = {}
+      steps = {}  # (conv, cores, max_latent) -> ms per haplotype
       for form in forms:
+        for lat in latents:
+          for k in cores:
+            pin = [] if k is None else [f'--pin={",".join(map(str, available[:k]))}']
+            out = subprocess.run(
+                [sys.executable, __file__, f'--snps={n}', f'--conv={form}', f'--max_latent={lat}',
+                 '--child', *pin, *argv],
+                check=False, stdout=subprocess.PIPE, text=True).stdout
+            print(out, end='', flush=True)
+            fields = out.split()
+            if len(fields) >= 9:
+              steps[form, k, lat] = float(fields[8])  # ms per haplotype: the same batch, more digits
+      for lat in latents:
+        if all((f, k, lat) in steps for f in ('lax', 'matmul') for k in cores):
+          for k in cores:
+            print(f'{n:>7} cores {k or "all"} latent {lat}: step time lax / matmul: '
+                  f'{steps["lax", k, lat] / steps["matmul", k, lat]:.2f}x', flush=True)
+      for f in forms:
+        for lat in latents:
+          if len(cores) > 1 and (f, cores[0], lat) in steps and (f, cores[-1], lat) in steps:
+            print(f'{n:>7} {f} latent {lat}: step time {cores[0]} / {cores[-1]} cores: '
+                  f'{steps[f, cores[0], lat] / steps[f, cores[-1], lat]:.2f}x', flush=True)
         for k in cores:
-          pin = [] if k is None else [f'--pin={",".join(map(str, available[:k]))}']
-          out = subprocess.run(
-              [sys.executable, __file__, f'--snps={n}', f'--conv={form}', '--child', *pin, *argv],
-              check=False, stdout=subprocess.PIPE, text=True).stdout
-          print(out, end='', flush=True)
-          fields = out.split()
-          if len(fields) >= 8:
-            steps[form, k] = float(fields[7])  # ms per haplotype: the same batch, more digits
-      if all((f, k) in steps for f in ('lax', 'matmul') for k in cores):
-        for k in cores:
-          print(f'{n:>7} cores {k or "all"}: step time lax / matmul: '
-                f'{steps["lax", k] / steps["matmul", k]:.2f}x', flush=True)
-      if len(cores) > 1:
-        for f in forms:
-          if (f, cores[0]) in steps and (f, cores[-1]) in steps:
-            print(f'{n:>7} {f}: step time {cores[0]} / {cores[-1]} cores: '
-                  f'{steps[f, cores[0]] / steps[f, cores[-1]]:.2f}x', flush=True)
+          if len(latents) > 1 and (f, k, latents[0]) in steps and (f, k, latents[-1]) in steps:
+            print(f'{n:>7} {f} cores {k or "all"}: step time latent {latents[0]} / '
+                  f'{latents[-1]}: {steps[f, k, latents[0]] / steps[f, k, latents[-1]]:.2f}x',
+                  flush=True)
     return
   for n in map(int, sizes):
     config = get_config(args.channels, args.batch, args.critic_iter, bool(args.unroll_critic),
-                        forms[0])
+                        forms[0], latents[0])
     info = DataInfo(n, np.full(n, 0.3, np.float32), None, 1000)
     state = jax.jit(lambda k: adversarial.create_state(config, info, k))(jax.random.key(0))
     batch = jax.random.bernoulli(jax.random.key(1), 0.3, (config.train.batch_size, n)).astype(np.uint8)
@@ -124,7 +146,7 @@ def main():
     haps = config.train.batch_size
     mem = compiled_memory_gib(step)
     padded = adversarial.wgan_lib.pyramid_for(n, config.model.max_latent).length
-    print(f'{n:>7} {forms[0]:>6} {len(os.sched_getaffinity(0)):>5} {padded:>7} {haps:>9} {compile_s:>9.1f} {t:>8.2f} {1000 * t / haps:>12.2f} '
+    print(f'{n:>7} {forms[0]:>6} {len(os.sched_getaffinity(0)):>5} {latents[0]:>6} {padded:>7} {haps:>9} {compile_s:>9.1f} {t:>8.2f} {1000 * t / haps:>12.2f} '
           f'{mem if mem is not None else float("nan"):>8.2f} {peak_rss_gib():>12.2f}', flush=True)
 
 
