@@ -18,7 +18,7 @@ prints the step-time ratio fewest / most cores: what a second core buys on XLA:C
 
 --max_latent=4,16 times each `model.max_latent` (the generator's latent length cap; see
 ag_jax.models.wgan.pyramid_for) side by side and prints the step-time ratio first / last: a
-longer latent means fewer upsampling levels and a different padded length.
+longer latent means fewer upsampling levels and can change the padded length.
 """
 
 import argparse
