@@ -22,6 +22,7 @@ longer latent means fewer upsampling levels and can change the padded length.
 """
 
 import argparse
+import itertools
 import os
 import pathlib
 import subprocess
@@ -58,6 +59,30 @@ def get_config(channels, batch, critic_iter, unroll=True, conv='matmul', max_lat
   c.model.conv = conv
   c.model.max_latent = max_latent
   return c
+
+
+def print_ratios(n, steps, axes, compared):
+  """Step-time ratios, one axis at a time: for each axis (conv, cores, latent) whose two
+  compared values were both measured, first / second at every setting of the other axes.
+
+  steps maps (conv, cores, latent) to ms per haplotype; axes maps each axis to the values run;
+  compared maps it to the pair (first, second). Settings of an axis run at one value only are
+  left out of the label.
+  """
+  names = list(axes)
+  for i, name in enumerate(names):
+    first, second = compared[name]
+    if first == second or first not in axes[name] or second not in axes[name]:
+      continue
+    for key in itertools.product(*(axes[m] for m in names if m != name)):  # in the order run
+      a, b = key[:i] + (first,) + key[i:], key[:i] + (second,) + key[i:]
+      if a not in steps or b not in steps:
+        continue
+      others = [f'{m} {"all" if v is None else v}' for m, v in zip(names[:i] + names[i + 1:], key)
+                if len(axes[m]) > 1]
+      label = ' '.join([f'{n:>7}', *others])
+      print(f'{label}: step time {name} {"all" if first is None else first} / '
+            f'{"all" if second is None else second}: {steps[a] / steps[b]:.2f}x', flush=True)
 
 
 def main():
@@ -117,21 +142,9 @@ def main():
             fields = out.split()
             if len(fields) >= 9:
               steps[form, k, lat] = float(fields[8])  # ms per haplotype: the same batch, more digits
-      for lat in latents:
-        if all((f, k, lat) in steps for f in ('lax', 'matmul') for k in cores):
-          for k in cores:
-            print(f'{n:>7} cores {k or "all"} latent {lat}: step time lax / matmul: '
-                  f'{steps["lax", k, lat] / steps["matmul", k, lat]:.2f}x', flush=True)
-      for f in forms:
-        for lat in latents:
-          if len(cores) > 1 and (f, cores[0], lat) in steps and (f, cores[-1], lat) in steps:
-            print(f'{n:>7} {f} latent {lat}: step time {cores[0]} / {cores[-1]} cores: '
-                  f'{steps[f, cores[0], lat] / steps[f, cores[-1], lat]:.2f}x', flush=True)
-        for k in cores:
-          if len(latents) > 1 and (f, k, latents[0]) in steps and (f, k, latents[-1]) in steps:
-            print(f'{n:>7} {f} cores {k or "all"}: step time latent {latents[0]} / '
-                  f'{latents[-1]}: {steps[f, k, latents[0]] / steps[f, k, latents[-1]]:.2f}x',
-                  flush=True)
+      print_ratios(n, steps, {'conv': forms, 'cores': cores, 'latent': latents},
+                   {'conv': ('lax', 'matmul'), 'cores': (cores[0], cores[-1]),
+                    'latent': (latents[0], latents[-1])})
     return
   for n in map(int, sizes):
     config = get_config(args.channels, args.batch, args.critic_iter, bool(args.unroll_critic),
