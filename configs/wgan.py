@@ -31,6 +31,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # 16 (pyramid (16, 2)), 3,000 updates: LD r 0.703 vs 0.714-0.729, PCA 0.66 vs 0.42-0.46,
   # AF r 0.997 vs 0.996 (faster early: LD r 0.575 vs 0.425 at 1,500; README "AGBL4"); steps
   # 1.16x faster (benchmarks/wgan_step.py --max_latent=4,16).
+  # Resumed to 6,000 updates (2 h 19 min): LD r 0.793, PCA 0.46, still short of 0.9.
   m.max_latent = 4
   # 805-SNP default: the paper's 10 critic updates, of 16 packed samples (48 haplotypes) each.
   # benchmarks/wgan_step.py --snps=805 --batch=16 --channels=4 --critic_iter=10: 0.42 s/step on
