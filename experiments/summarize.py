@@ -1,0 +1,56 @@
+"""Mean ± SD over AG draws of one model, beside the single-set rows, as a Markdown table.
+
+  python experiments/summarize.py [DIR]
+
+reads DIR/metrics.json (one evaluate.py run over several AG draws, named ags_seed<N>, and other
+sets), prints one row per group: the draws' mean ± SD (and range) and each other set as is.
+Writes DIR/summary.md.
+"""
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+from ag_jax.data import writers
+
+# Metrics an evaluation of an earlier version lacks (fixed_sites before 2026-12-04) stay blank.
+COLUMNS = ('af_r', 'fixed_sites', 'ld_r', 'pca_wasserstein', 'distance_wasserstein',
+           'three_point_r', 'ld_decay_within', 'aats', 'privacy_loss', 'exact_copy_rate',
+           'mia_auc')
+
+
+def cell(values: np.ndarray, column: str) -> str:
+  digits = 2 if column == 'distance_wasserstein' else 4
+  if np.isnan(values).all():
+    return ''
+  if len(values) == 1:
+    return f'{values[0]:.{digits}f}'
+  return (f'{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f} '
+          f'({values.min():.{digits}f}-{values.max():.{digits}f})')
+
+
+def main(root: str) -> None:
+  path = pathlib.Path(root) / 'metrics.json'
+  if not path.exists():
+    sys.exit(f'error: no {path}')
+  metrics = json.loads(path.read_text())
+  draws = sorted(n for n in metrics if n.startswith('ags_seed'))
+  if not draws:
+    sys.exit(f'error: {path} has no set named ags_seed<N>')
+  groups = [(f'{len(draws)} AG draws ({", ".join(draws)})', draws)]
+  groups += [(n, [n]) for n in metrics if n not in draws]
+  lines = ['Mean ± SD (min-max) over the AG draws; other sets as evaluated beside them.', '',
+           '| set | ' + ' | '.join(COLUMNS) + ' |', '|---' * (len(COLUMNS) + 1) + '|']
+  for label, names in groups:
+    cells = [cell(np.array([metrics[n].get(c, np.nan) for n in names], float), c)
+             for c in COLUMNS]
+    lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
+  text = '\n'.join(lines) + '\n'
+  writers.write_text(pathlib.Path(root) / 'summary.md', text)  # whole file or none
+  print(text, end='')
+
+
+if __name__ == '__main__':
+  main(sys.argv[1] if len(sys.argv) > 1 else str(pathlib.Path(__file__).parent))
