@@ -1,25 +1,43 @@
 r"""Write artificial genomes from a trained workdir; the format follows the extension.
 
   python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.vcf.gz
+  python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.bcf
   python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.vcz
+  python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.pgen
   python experiments/generate.py --workdir=runs/crbm --num_samples=5000 --output=ags.hapt
+  python experiments/generate.py --workdir=runs/crbm --output=ags.vcf.gz --fail_on_findings
   python experiments/generate.py --workdir=runs/crbm --sample_sweeps=200 --output=ags.hapt
   python experiments/generate.py --workdir=runs/crbm --sample_beta=1.05 --output=ags.hapt
   python experiments/generate.py --workdir=runs/crbm --sample_sharpen=1.5 --output=ags.hapt
   python experiments/generate.py --workdir=runs/wgan --step=4000 --output=ags_4000.hapt
 
-VCF pairs consecutive haplotypes into phased diploid individuals (AG0 = haplotypes 0 and 1)
-and carries the training data's contigs, positions, ids and alleles.
+Formats (docs/formats.md): .hapt (the papers' format, provenance in <output>.json), .vcf,
+.vcf.gz (BGZF + .csi index), .bcf (+ .csi), .vcz (VCF Zarr, bio2zarr's layout), .pgen
+(+ .pvar, .psam; PLINK 2, phased). All but .hapt pair consecutive haplotypes into phased
+diploid individuals (AG0 = haplotypes 0 and 1) and carry the training data's contigs,
+positions, ids and alleles. Every output carries provenance (ag_jax version, model, checkpoint
+step, seed, number of haplotypes, synthetic-samples marker).
+
+An existing output is replaced only if ag_jax wrote it (its provenance says so), atomically.
+
+--audit checks the AGs against the training split (exact copies among all AGs; privacy loss,
+membership AUC and nearest-neighbour distance ratio on --audit_sample of them) and prints the
+figures. --fail_on_findings (implies --audit) exits with status 3 when a limit is crossed,
+after writing the AGs: a pipeline stops before they are shared; the user can inspect them.
+Exit status: 0 done, 1 bad input (one `error:` line, nothing written), 3 audit findings.
 """
 
+import os
+import pathlib
 import sys
+import tempfile
 
 from absl import app
 from absl import flags
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A training workdir (with checkpoints).')
 _NUM = flags.DEFINE_integer('num_samples', 1000, 'Number of haplotypes to generate.')
-_OUTPUT = flags.DEFINE_string('output', None, '.hapt, .vcf, .vcf.gz or .vcz')
+_OUTPUT = flags.DEFINE_string('output', None, '.hapt, .vcf, .vcf.gz, .bcf, .vcz or .pgen')
 _SEED = flags.DEFINE_integer(
     'seed', 0, 'Generation seed. The same seed gives the same AGs; across two models it gives '
     'the same chain starts and noise, so their AGs pair up (two 805-SNP CRBMs: paired AGs '
@@ -39,51 +57,140 @@ _SHARPEN = flags.DEFINE_float(
 _STEP = flags.DEFINE_integer(
     'step', None, 'Checkpoint step to generate from (default: the latest); the workdir keeps '
     'the last config.train.keep_checkpoints.')
+_AUDIT = flags.DEFINE_bool(
+    'audit', False, 'Check the written AGs against the training split (exact copies, privacy '
+    'loss, membership AUC, nearest-neighbour distance ratio) and print the figures.')
+_FAIL = flags.DEFINE_bool(
+    'fail_on_findings', False, 'Implies --audit; exit with status 3 when a limit is crossed '
+    '(the AGs are still written; the status tells a pipeline not to share them).')
+_AUDIT_SAMPLE = flags.DEFINE_integer(
+    'audit_sample', 1000, 'AGs (and as many train and held-out haplotypes) in the audit\'s '
+    'distance figures; exact copies are checked on all AGs.')
 flags.mark_flags_as_required(['workdir', 'output'])
+
+
+def _fail(message: str):
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(1)
+
+
+def _check_output_dir(out: pathlib.Path):
+  """The nearest existing ancestor of the output must be a writable directory."""
+  parent = out.absolute().parent
+  while not parent.exists():
+    parent = parent.parent
+  if not parent.is_dir():
+    _fail(f'--output={out}: {parent} is a file, not a directory; choose an --output in a '
+          'directory.')
+  try:  # an unnamed file (O_TMPFILE where possible): nothing appears in the directory
+    with tempfile.TemporaryFile(dir=parent):
+      pass
+  except OSError as e:
+    _fail(f'--output={out}: cannot write in {parent} ({e.strerror}); choose a writable '
+          'directory.')
+
+
+def _contig_lengths(ds) -> dict[str, int]:
+  """Contig lengths from the headers of the dataset's VCF/VCZ sources, where they say them
+  (a .hapt/legend source has none; the outputs then name contigs without lengths)."""
+  lengths = {}
+  for src in ds.metadata.get('sources', []):
+    try:
+      if src.lower().endswith(('.vcf', '.vcf.gz', '.bcf')) and os.path.isfile(src):
+        import pysam  # pylint: disable=g-import-not-at-top
+        with pysam.VariantFile(src) as f:
+          lengths.update({c.name: c.length for c in f.header.contigs.values() if c.length})
+      elif src.lower().endswith('.vcz') and os.path.isdir(src):
+        import zarr  # pylint: disable=g-import-not-at-top
+        root = zarr.open_group(src, mode='r')
+        if 'contig_length' in root:
+          lengths.update(zip(root['contig_id'][:].tolist(), root['contig_length'][:].tolist()))
+    except (OSError, ValueError, KeyError):
+      continue  # lengths are optional
+  return {str(k): int(v) for k, v in lengths.items()}
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  from ag_jax import train  # pylint: disable=g-import-not-at-top
   from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
-  from ag_jax.train import rbm as rbm_family  # pylint: disable=g-import-not-at-top
-  out = _OUTPUT.value
-  if not out.lower().endswith(('.hapt', '.vcf', '.vcf.gz', '.vcz')):
-    print(f'error: {out}: unknown output format; use .hapt, .vcf, .vcf.gz or .vcz.', file=sys.stderr)
-    sys.exit(1)
-  if out.lower().endswith(('.vcf', '.vcf.gz', '.vcz')) and _NUM.value % 2:
-    print(f'error: --num_samples={_NUM.value} is odd; VCF pairs haplotypes into diploid '
-          'individuals, so generate an even number.', file=sys.stderr)
-    sys.exit(1)
+  out = pathlib.Path(_OUTPUT.value)
+  fmt = writers.output_format(out)
+  if fmt is None:
+    _fail(f'--output={out}: unknown output format; use {", ".join(writers.FORMATS)}.')
+  if _NUM.value < 1:
+    _fail(f'--num_samples={_NUM.value}: use 1 or more (haplotypes to generate).')
+  if fmt in writers.DIPLOID and _NUM.value % 2:
+    _fail(f'--num_samples={_NUM.value} is odd; {fmt} pairs haplotypes into diploid '
+          'individuals, so generate an even number (or write .hapt).')
+  if _BATCH.value < 1:
+    _fail(f'--batch_size={_BATCH.value}: use 1 or more (haplotypes per device call).')
   if _SWEEPS.value is not None and _SWEEPS.value < 1:
-    print(f'error: --sample_sweeps={_SWEEPS.value}: use 1 or more.', file=sys.stderr)
-    sys.exit(1)
+    _fail(f'--sample_sweeps={_SWEEPS.value}: use 1 or more.')
+  audit = _AUDIT.value or _FAIL.value
+  if audit and _AUDIT_SAMPLE.value < 2:
+    _fail(f'--audit_sample={_AUDIT_SAMPLE.value}: use 2 or more (distances are between pairs).')
+  from ag_jax.train import rbm as rbm_family  # pylint: disable=g-import-not-at-top
   try:
     if _BETA.value is not None:
       rbm_family.check_sample_beta(_BETA.value, '--sample_beta')
     if _SHARPEN.value is not None:
       rbm_family.check_sample_beta(_SHARPEN.value, '--sample_sharpen', rbm_family.SHARPEN_HELP)
   except ValueError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+    _fail(str(e))
+  _check_output_dir(out)
   try:
-    trained = train.load_trained(_WORKDIR.value, _STEP.value)
-  except FileNotFoundError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+    writers.check_replaceable(out)
+  except writers.OutputError as e:
+    _fail(str(e))
+  workdir = pathlib.Path(_WORKDIR.value)
+  if not workdir.is_dir():
+    _fail(f'--workdir={workdir}: no such directory; give the --workdir a training run wrote.')
+
+  from ag_jax import train  # pylint: disable=g-import-not-at-top
+  try:
+    trained = train.load_trained(workdir, _STEP.value)
+  except (FileNotFoundError, ValueError) as e:
+    _fail(str(e))
   overrides = {k: v for k, v in (('sample_sweeps', _SWEEPS.value), ('sample_beta', _BETA.value),
                                  ('sample_sharpen', _SHARPEN.value)) if v is not None}
   if overrides and 'sample_sweeps' not in trained.config.model:
-    print(f'error: --{" --".join(overrides)} needs an RBM/CRBM workdir ({_WORKDIR.value} is '
-          f'{trained.config.model.name!r}).', file=sys.stderr)
-    sys.exit(1)
+    _fail(f'--{" --".join(overrides)} needs an RBM/CRBM workdir ({workdir} is '
+          f'{trained.config.model.name!r}).')
+  ds = trained.setup.dataset
+  try:
+    if fmt in ('.vcf.gz', '.bcf', '.vcz'):
+      writers.check_sorted(ds.variants, out)
+  except writers.OutputError as e:
+    _fail(str(e))
   with trained.config.unlocked():  # sample_beta/_sharpen are newer than some workdirs' configs
     trained.config.model.update(overrides)
+  step = int(trained.state.step)
+  provenance = writers.Provenance(model=trained.config.model.name, checkpoint_step=step,
+                                  seed=_SEED.value)
   batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value)
-  n = writers.write_genotypes(out, batches, trained.setup.dataset.variants)
+  gate = None
+  if audit:
+    from ag_jax.evaluate import gate as gate_lib  # pylint: disable=g-import-not-at-top
+    gate = gate_lib.Gate(ds, sample=_AUDIT_SAMPLE.value, seed=_SEED.value)
+    batches = gate.observe(batches)
+  try:
+    n = writers.write_genotypes(out, batches, ds.variants, provenance=provenance,
+                                contig_lengths=_contig_lengths(ds), progress=True)
+  except (writers.OutputError, OSError) as e:
+    _fail(f'{e}' if isinstance(e, writers.OutputError) else f'--output={out}: {e}')
   print(f'wrote {n} haplotypes x {trained.setup.info.num_snps} SNPs to {out} '
-        f'(checkpoint step {int(trained.state.step)})')
+        f'(checkpoint step {step})')
+  if gate is None:
+    return
+  result = gate.result()
+  print(gate_lib.summary(result))
+  for line in result['findings']:
+    print(f'  finding: {line}')
+  if result['findings'] and _FAIL.value:
+    print(f'error: --fail_on_findings: {len(result["findings"])} audit limit(s) crossed (above); '
+          f'{out} was written but should not be shared.', file=sys.stderr)
+    sys.exit(3)
 
 
 if __name__ == '__main__':
