@@ -1,6 +1,6 @@
 """Mean ± SD over AG draws of one model, beside the single-set rows, as a Markdown table.
 
-  python experiments/summarize.py [DIR]
+  python experiments/summarize.py DIR
 
 reads DIR/metrics.json (one evaluate.py run over several AG draws, named ags_seed<N>, and other
 sets), prints one row per group: the draws' mean ± SD (and range) and each other set as is.
@@ -53,4 +53,6 @@ def main(root: str) -> None:
 
 
 if __name__ == '__main__':
-  main(sys.argv[1] if len(sys.argv) > 1 else str(pathlib.Path(__file__).parent))
+  if len(sys.argv) != 2:
+    sys.exit('usage: python experiments/summarize.py RESULTS_DIR')
+  main(sys.argv[1])
