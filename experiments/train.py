@@ -3,8 +3,11 @@ r"""Train a model on phased haplotypes, then write AGs (and a report) into the w
   python experiments/train.py --config=configs/crbm.py [--workdir=runs/crbm]
   python experiments/train.py --config=configs/wgan.py:1000g_agbl4 --config.train.num_steps=5000
 
-Re-running the same command resumes from the latest checkpoint in the workdir. SIGTERM (or
-Ctrl-C) saves a checkpoint and exits cleanly.
+Re-running the same command resumes from the latest checkpoint in the workdir (a damaged one
+is moved aside to <workdir>/damaged_checkpoints with a warning, and training resumes from the
+newest kept step that restores). SIGTERM (or Ctrl-C) saves a checkpoint and exits cleanly.
+A --workdir that exists with other content than an ag_jax workdir's is refused untouched.
+Every mistake in a flag or config value is one `error:` line on stderr and exit status 1.
 """
 
 import logging as std_logging
@@ -39,17 +42,29 @@ def main(argv):
   log.addHandler(handler)
   log.setLevel(std_logging.INFO)
   log.propagate = False
+  from ag_jax import parallel  # pylint: disable=g-import-not-at-top
   from ag_jax import train  # pylint: disable=g-import-not-at-top
   from ag_jax.config_base import ConfigError  # pylint: disable=g-import-not-at-top
+  from ag_jax.data import DataError  # pylint: disable=g-import-not-at-top
+  from ag_jax.train import loop  # pylint: disable=g-import-not-at-top
   workdir = _WORKDIR.value or default_workdir(_config_arg())
   try:
     train.run(_CONFIG.value, workdir)
   except ConfigError as e:
-    print(f'error: bad config: {e}', file=sys.stderr)
-    sys.exit(2)
-  except train.ResumeError as e:  # The cause (Orbax's shape/tree mismatch) is noise here.
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+    _fail(f'bad config: {e}')
+  except parallel.MeshError as e:
+    _fail(f'bad config: config.{e}')
+  except DataError as e:  # config.data.path / data.name: the message names the file
+    _fail(f'config.data: {e}')
+  # ResumeError: the cause (Orbax's shape/tree mismatch) is noise here. NonFiniteError: the
+  # message names the step range and what to change.
+  except (loop.WorkdirError, train.ResumeError, train.NonFiniteError) as e:
+    _fail(str(e))
+
+
+def _fail(message: str):
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(1)
 
 
 def _config_arg() -> str:
@@ -65,8 +80,7 @@ def _parse_flags(argv):
     return flags.FLAGS(argv)
   except (flags.Error, AttributeError, KeyError, ValueError, TypeError) as e:
     msg = ' '.join(str(e).replace('\\n', ' ').replace("\\'", "'").split()).replace("'", '')
-    print(f'error: bad command line: {msg}', file=sys.stderr)
-    sys.exit(2)
+    _fail(f'bad command line: {msg}')
 
 
 if __name__ == '__main__':

@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -151,7 +152,7 @@ def test_bad_model_value_is_one_line_and_writes_nothing(tmp_path, field):
   workdir = tmp_path / 'run'
   r = subprocess.run([sys.executable, TRAIN, f'--config={ROOT / "configs" / "crbm.py"}:test',
                       f'--workdir={workdir}', f'--config.{field}'], capture_output=True, text=True)
-  assert r.returncode == 2
+  assert r.returncode == 1
   lines = r.stderr.strip().splitlines()
   name, value = field.split('=')
   assert len(lines) == 1 and lines[0].startswith('error: bad config: config.' + name), r.stderr
@@ -429,3 +430,128 @@ def test_more_steps_on_a_decayed_rate_resumes_with_a_warning(tmp_path, caplog):
   config.train.num_steps += 2
   train.run(config, other)
   assert 'rate decays' not in caplog.text
+
+
+def _damage(path: pathlib.Path, how: str):
+  data = path.read_bytes()
+  if how == 'garble':  # flip 16 bytes in the middle: Orbax restores other numbers silently
+    mid = len(data) // 2
+    path.write_bytes(data[:mid] + bytes(b ^ 0xFF for b in data[mid:mid + 16]) + data[mid + 16:])
+  else:
+    path.write_bytes(data[:len(data) // 2])
+
+
+def _largest_file(directory: pathlib.Path) -> pathlib.Path:
+  return max((p for p in directory.rglob('*') if p.is_file()), key=lambda p: p.stat().st_size)
+
+
+@pytest.fixture(scope='module')
+def finished_crbm(tmp_path_factory):
+  """A finished crbm:test run keeping steps 10 and 20."""
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  config = load('crbm.py:test')
+  wd = tmp_path_factory.mktemp('finished_crbm')
+  train.run(config, wd)
+  assert _steps(wd) == [10, 20]
+  return config, wd, jax.device_get(train.load_trained(wd).state)
+
+
+@pytest.mark.parametrize('how', ['garble', 'truncate'])
+def test_resume_drops_a_torn_metrics_line_and_falls_back_from_a_damaged_checkpoint(
+    tmp_path, capfd, finished_crbm, how):
+  """A kill mid-write tears the last metrics line; a damaged newest checkpoint (a data file
+  garbled, which Orbax alone restores as other numbers, or truncated) is moved aside with a
+  warning and training resumes from the newest good step, to the same state."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  config, done, state = finished_crbm
+  wd = tmp_path / 'wd'
+  shutil.copytree(done, wd)
+  lines = (wd / 'metrics.jsonl').read_text().splitlines()
+  assert [json.loads(l)['step'] for l in lines] == [5, 10, 15, 20]
+  (wd / 'metrics.jsonl').write_text('\n'.join(lines[:-1]) + '\n' + lines[-1][:25])
+  _damage(_largest_file(wd / 'checkpoints' / '20'), how)
+  with pytest.raises(FileNotFoundError, match=r'checkpoints/20: damaged checkpoint.*'
+                     r'also keeps step 10; use an earlier one with --step=10'):
+    train.load_trained(wd)
+  train.run(config, wd)
+  err = capfd.readouterr().err
+  assert 'warning: ' in err and 'line 4, not a complete JSON record' in err, err
+  assert re.search(r'warning: \S+/checkpoints/20: damaged checkpoint .*moved to \S+'
+                   r'/damaged_checkpoints/20 \(not deleted\); resuming from step 10', err), err
+  assert (wd / 'damaged_checkpoints' / '20' / 'default').is_dir()
+  assert _steps(wd) == [10, 20]
+  _assert_same(jax.device_get(train.load_trained(wd).state), state)
+  assert [json.loads(l)['step'] for l in (wd / 'metrics.jsonl').read_text().splitlines()] == [
+      5, 10, 15, 20]
+
+
+def test_no_restorable_checkpoint_is_one_error_and_changes_nothing(tmp_path, finished_crbm):
+  import shutil  # pylint: disable=g-import-not-at-top
+  _, done, _ = finished_crbm
+  wd = tmp_path / 'wd'
+  shutil.copytree(done, wd)
+  for step in (10, 20):
+    _damage(wd / 'checkpoints' / str(step) / 'default' / '_METADATA', 'truncate')
+  before = sorted(str(p.relative_to(wd)) for p in wd.rglob('*'))
+  r = subprocess.run(_cmd('crbm.py:test', wd)[:4], capture_output=True, text=True)
+  assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr[-3000:]
+  err = [l for l in r.stderr.splitlines() if l.startswith('error:')]
+  assert len(err) == 1 and 'no kept checkpoint restores (steps 10, 20' in err[0], r.stderr
+  assert 'new --workdir' in err[0]
+  assert sorted(str(p.relative_to(wd)) for p in wd.rglob('*')) == before
+
+
+def test_a_workdir_with_other_content_is_refused_untouched(tmp_path):
+  user = tmp_path / 'mine'
+  user.mkdir()
+  (user / 'config.json').write_text('{"my": "settings"}')  # not an ag_jax config
+  r = subprocess.run(_cmd('crbm.py:test', user)[:4], capture_output=True, text=True)
+  assert r.returncode == 1 and r.stderr.count('\n') == 1, r.stderr
+  assert r.stderr.startswith(f'error: {user}: not empty and not an ag_jax training workdir')
+  assert [p.name for p in user.iterdir()] == ['config.json']
+  assert (user / 'config.json').read_text() == '{"my": "settings"}'
+
+
+@pytest.mark.parametrize('flag, says', [
+    ('--config.train.num_steps=-3', 'config.train.num_steps=-3: use 1 or more'),
+    ('--config.train.num_steps=0', 'config.train.num_steps=0: use 1 or more'),
+    ('--config.train.batch_size=0', 'config.train.batch_size=0: use 1 or more'),
+    ('--config.sample.num_samples=0', 'config.sample.num_samples=0: use 1 or more'),
+    ('--config.data.path=/no/such/store', '/no/such/store: no such dataset directory'),
+    ('--config.model.name=vae', "config.model.name='vae': known models are"),
+])
+def test_a_new_users_flag_mistake_is_one_error_line(tmp_path, flag, says):
+  wd = tmp_path / 'run'
+  r = subprocess.run(_cmd('crbm.py:test', wd)[:4] + [flag], capture_output=True, text=True)
+  assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr[-3000:]
+  assert r.stderr.count('\n') == 1 and r.stderr.startswith('error: ') and says in r.stderr, r.stderr
+  assert not wd.exists()
+
+
+@pytest.mark.slow  # ~70 s: the end-of-training evaluation of the 805 train split
+def test_a_store_without_a_test_split_trains_and_skips_the_test_metrics(tmp_path, capfd, ds805):
+  """Training on a store whose every haplotype is in the train split warns at the start and
+  at the end and writes a report without the test-split figures, instead of crashing after
+  training."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  store = tmp_path / 'all_train'
+  shutil.copytree(ds805.path, store)
+  samples = (store / 'samples.tsv').read_text().splitlines()
+  col = samples[0].split('\t').index('split')
+  rows = [l.split('\t') for l in samples[1:]]
+  for r in rows:
+    r[col] = 'train'
+  (store / 'samples.tsv').write_text('\n'.join([samples[0]] + ['\t'.join(r) for r in rows]) + '\n')
+  meta = json.loads((store / 'metadata.json').read_text())
+  meta.update(num_train=meta['num_haplotypes'], num_test=0)
+  (store / 'metadata.json').write_text(json.dumps(meta))
+  config = load('crbm.py:test')
+  config.data.path = str(store)
+  config.evaluate.at_end = True
+  out = train.run(config, tmp_path / 'wd')
+  err = capfd.readouterr().err
+  assert err.count('no test split') == 2, err
+  m = json.loads((tmp_path / 'wd' / 'report' / 'metrics.json').read_text())
+  assert set(m) == {'crbm'} and 'aats_test' not in m['crbm'] and 'privacy_loss' not in m['crbm']
+  assert np.isfinite(m['crbm']['aats']) and out['evaluation']['crbm']['aats'] == m['crbm']['aats']

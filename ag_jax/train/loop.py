@@ -18,6 +18,7 @@ import logging as std_logging
 import math
 import pathlib
 import signal
+import sys
 import time
 from typing import Any, Callable
 
@@ -31,6 +32,7 @@ import numpy as np
 from ag_jax import checkpoint as ckpt_lib
 from ag_jax import data as data_lib
 from ag_jax import parallel
+from ag_jax.config_base import ConfigError
 from ag_jax.config_base import check_positive
 from ag_jax.data import writers
 from ag_jax.train import metrics as metrics_lib
@@ -50,7 +52,19 @@ class NonFiniteError(FloatingPointError):
 
 
 class ResumeError(ValueError):
-  """The workdir's checkpoints do not fit the new config; the message names the changes."""
+  """The workdir's checkpoints do not fit the new config (the message names the changes), or
+  none of them restores."""
+
+
+class WorkdirError(ValueError):
+  """--workdir names something training must not write into (a file, or a directory with
+  other content than an ag_jax workdir's); nothing was touched."""
+
+
+def warn(message: str) -> None:
+  """One `warning: ...` line on stderr (process 0 only)."""
+  if jax.process_index() == 0:
+    print(f'warning: {message}', file=sys.stderr, flush=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +78,7 @@ class DataInfo:
 def family(config) -> Any:
   name = config.model.name
   if name not in FAMILIES:
-    raise ValueError(f'config.model.name={name!r}: known models are {", ".join(FAMILIES)}.')
+    raise ConfigError(f'config.model.name={name!r}: known models are {", ".join(FAMILIES)}.')
   return importlib.import_module(FAMILIES[name])
 
 
@@ -96,8 +110,12 @@ class Setup:
 
 
 def build(config, dataset: data_lib.Dataset | None = None) -> Setup:
-  check_positive(config.train, ('batch_size', 'log_every', 'checkpoint_every',
-                                'signal_check_every'), 'train')
+  check_positive(config.train, ('num_steps', 'batch_size', 'log_every', 'checkpoint_every',
+                                'keep_checkpoints', 'signal_check_every'), 'train')
+  check_positive(config.sample, ('num_samples', 'batch_size'), 'sample')
+  if int(config.train.get('sample_every', 0)) < 0:
+    raise ConfigError(f'config.train.sample_every={config.train.sample_every}: use 0 (never) '
+                      'or a multiple of train.log_every.')
   ds = dataset or open_data(config)
   info = data_info(ds)
   fam = family(config)
@@ -135,10 +153,43 @@ def restore(setup: Setup, ckpt: ckpt_lib.Checkpointer, step: int | None = None):
 
 
 def init_or_restore(setup: Setup, ckpt: ckpt_lib.Checkpointer):
-  if ckpt.latest_step() is not None:
-    logging.info('resuming from checkpoint step %d in %s', ckpt.latest_step(), ckpt.directory)
-    return restore(setup, ckpt)
-  return init_state(setup)
+  """A fresh state, or the newest kept checkpoint that restores: a damaged newer one (a
+  file truncated, garbled or lost) is moved aside to workdir/damaged_checkpoints with a
+  warning; if no kept step restores, the newest step's error is raised."""
+  if ckpt.latest_step() is None:
+    return init_state(setup)
+  upgrade = getattr(setup.fam, 'upgrade_state', None)
+  state, step = ckpt.restore_newest_good(
+      setup.abstract_state, upgrade=upgrade and functools.partial(upgrade, setup.config),
+      warn=warn)
+  logging.info('resuming from checkpoint step %d in %s', step, ckpt.directory)
+  return state
+
+
+def is_workdir(path: pathlib.Path) -> bool:
+  """True if `path` holds what ag_jax training writes: a config.json of an ag_jax config or
+  a checkpoints/ directory (empty, or with Orbax steps)."""
+  try:
+    config = json.loads((path / 'config.json').read_text())
+    if isinstance(config, dict) and {'model', 'train', 'data'} <= set(config):
+      return True
+  except (OSError, ValueError):
+    pass
+  ckpts = path / 'checkpoints'
+  return ckpts.is_dir() and all(p.name.isdigit() or p.name.startswith('.')
+                                for p in ckpts.iterdir())
+
+
+def check_workdir(workdir: pathlib.Path) -> None:
+  """WorkdirError unless `workdir` is absent, empty, or an ag_jax training workdir."""
+  if workdir.exists() and not workdir.is_dir():
+    raise WorkdirError(f'{workdir}: is a file, not a directory; give --workdir a new or an '
+                       'ag_jax training directory.')
+  if workdir.is_dir() and any(workdir.iterdir()) and not is_workdir(workdir):
+    raise WorkdirError(
+        f'{workdir}: not empty and not an ag_jax training workdir (no config.json of an '
+        'ag_jax config, no checkpoints/); training would write into it, so it is refused and '
+        'left as it was. Give --workdir a new or empty directory.')
 
 
 class _StopSignal:
@@ -191,20 +242,32 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
   workdir = pathlib.Path(workdir)
   parallel.initialize_distributed()
   is_main = jax.process_index() == 0
+  check_workdir(workdir)
   changed = _config_changes(config, workdir)
   setup = build(config)  # a bad config value raises here, before the workdir exists
-  workdir.mkdir(parents=True, exist_ok=True)
+  if not setup.dataset.num_test:
+    warn(f'{setup.dataset.path}: no test split; the test-split metrics (aats_test, '
+         'privacy_loss, mia_auc, the real_test reference) will be skipped.')
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise WorkdirError(f'{workdir}: cannot be created ({e.strerror}); give --workdir a '
+                       'writable location.') from e
   tc = config.train
   ckpt = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
   try:
     state = init_or_restore(setup, ckpt)
   except Exception as e:  # pylint: disable=broad-except
-    if not changed:
-      raise
+    if changed:
+      raise ResumeError(
+          f'{workdir}: its checkpoints do not fit the new config (changed: '
+          f'{"; ".join(changed)}), so it cannot resume. Use a new --workdir, or rerun with the '
+          f'config in {workdir / "config.json"}; the workdir is left as it was.') from e
     raise ResumeError(
-        f'{workdir}: its checkpoints do not fit the new config (changed: '
-        f'{"; ".join(changed)}), so it cannot resume. Use a new --workdir, or rerun with the '
-        f'config in {workdir / "config.json"}; the workdir is left as it was.') from e
+        f'{ckpt.directory}: no kept checkpoint restores (steps '
+        f'{", ".join(map(str, ckpt.all_steps()))}; the newest fails with '
+        f'{ckpt_lib.short_error(e)}): they are damaged or were written by an incompatible '
+        'ag_jax. Nothing was changed; to train afresh give a new --workdir.') from e
   if is_main:  # Only once the checkpoint fits: config.json always describes the checkpoints.
     _write_config(config, workdir)
   start = int(jax.device_get(state.step))
@@ -389,7 +452,12 @@ def _config_changes(config, workdir: pathlib.Path) -> list[str]:
   path = workdir / 'config.json'
   if not path.exists():
     return []
-  old = traverse_util.flatten_dict(json.loads(path.read_text()), sep='.')
+  try:
+    old = traverse_util.flatten_dict(json.loads(path.read_text()), sep='.')
+  except ValueError as e:
+    raise ResumeError(f'{path}: not readable JSON ({e}); it records the config this '
+                      "workdir's checkpoints were trained with: restore it from a backup, or "
+                      'give a new --workdir.') from e
   new = traverse_util.flatten_dict(json.loads(config.to_json_best_effort()), sep='.')
   changed = [f'{k}: {old.get(k, "(unset)")!r} -> {new.get(k, "(unset)")!r}'
              for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
@@ -436,8 +504,13 @@ def _finish(setup: Setup, state, workdir: pathlib.Path, write: bool = True) -> d
     from ag_jax import evaluate  # pylint: disable=g-import-not-at-top
     ds = setup.dataset
     train = ds.read_split('train')
+    if not ds.num_test:
+      warn(f'{ds.path}: no test split, so the report skips the test-split metrics (aats_test, '
+           'privacy_loss, mia_auc, the real_test reference); prepare the data with a test '
+           'split (experiments/prepare_data.py --test_fraction) to get them.')
     result = evaluate.run_evaluation(
-        train, {config.model.name: ags}, workdir / 'report', real_test=ds.read_split('test'),
+        train, {config.model.name: ags}, workdir / 'report',
+        real_test=ds.read_split('test') if ds.num_test else None,
         positions=ds.variants['pos'], chrom=ds.variants['chrom'],
         populations=ds.split_samples('super_population'))
     out['evaluation'] = result
@@ -472,7 +545,17 @@ def load_trained(workdir: str | pathlib.Path, step: int | None = None) -> Traine
     if step is not None and step not in kept:
       raise FileNotFoundError(f'{workdir}: no checkpoint at step {step}; it keeps steps '
                               f'{", ".join(map(str, kept))} (config.train.keep_checkpoints).')
-    state = restore(setup, ckpt, step)
+    try:
+      state = restore(setup, ckpt, step)
+    except ckpt_lib.MissingFieldsError:
+      raise
+    except Exception as e:  # pylint: disable=broad-except  (Orbax/tensorstore raise many)
+      step = ckpt.latest_step() if step is None else step
+      others = [s for s in kept if s != step]
+      why = (str(e) if isinstance(e, ckpt_lib.DamagedCheckpointError) else
+             ckpt.damaged_message(step, ckpt_lib.short_error(e)))
+      hint = f'; use an earlier one with --step={others[-1]}' if others else ''
+      raise ckpt_lib.DamagedCheckpointError(why + hint + '.') from e
   finally:
     ckpt.close()
   return Trained(config, setup, state)

@@ -5,8 +5,27 @@ from __future__ import annotations
 
 import json
 import pathlib
+import sys
 
 from ag_jax.data import writers
+
+
+def read_lines(path: pathlib.Path) -> tuple[list[dict], list[int]]:
+  """The JSON objects of metrics.jsonl and the numbers of the lines that are not one (a line
+  torn by a kill mid-write, a garbled one)."""
+  rows, bad = [], []
+  for lineno, line in enumerate(path.read_text(errors='replace').splitlines(), start=1):
+    if not line.strip():
+      continue
+    try:
+      row = json.loads(line)
+    except ValueError:
+      row = None
+    if isinstance(row, dict) and isinstance(row.get('step', 0), int):
+      rows.append(row)
+    else:
+      bad.append(lineno)
+  return rows, bad
 
 
 class MetricsWriter:
@@ -18,9 +37,13 @@ class MetricsWriter:
     if not enabled:
       return
     if self.path.exists():  # Drop lines logged after the checkpoint we resume from.
-      keep = [l for l in self.path.read_text().splitlines()
-              if l.strip() and json.loads(l).get('step', 0) <= resume_step]
-      writers.write_text(self.path, ''.join(l + '\n' for l in keep))
+      rows, bad = read_lines(self.path)
+      if bad:
+        print(f'warning: {self.path}: dropped line{"s" if len(bad) > 1 else ""} '
+              f'{", ".join(map(str, bad))}, not a complete JSON record (a kill mid-write); '
+              'the metrics of the other steps are kept.', file=sys.stderr, flush=True)
+      keep = [r for r in rows if r.get('step', 0) <= resume_step]
+      writers.write_text(self.path, ''.join(json.dumps(r) + '\n' for r in keep))
     try:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
       self._tb = SummaryWriter(str(pathlib.Path(workdir) / 'tensorboard'))
