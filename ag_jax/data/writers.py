@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gzip
 import json
 import os
 import pathlib
@@ -186,27 +187,24 @@ def write_text(path: str | os.PathLike, text: str) -> pathlib.Path:
 # ------------------------------------------------------------------------------- ownership
 
 
-def _vcf_is_ours(path: pathlib.Path) -> bool:
-  import pysam  # pylint: disable=g-import-not-at-top
+def _header_is_ours(path: pathlib.Path, limit: int = 64 << 20) -> bool:
+  """Whether the `##` header of a VCF (text, BGZF or BCF) or .pvar carries ag_jax's
+  provenance (or the `##source=ag_jax` of older versions). Read directly: htslib would print
+  its own complaints about a file that is not a VCF."""
   try:
-    with pysam.VariantFile(str(path)) as f:
-      return any(r.key == 'ag_jaxVersion' or (r.key == 'source' and r.value == 'ag_jax')
-                 for r in f.header.records)
-  except (OSError, ValueError):
+    with open(path, 'rb') as raw:
+      gz = raw.read(2) == b'\x1f\x8b'
+    with (gzip.open(path, 'rb') if gz else open(path, 'rb')) as f:
+      head = b''
+      while b'\n#CHROM' not in head and len(head) < limit:
+        chunk = f.read(1 << 16)
+        if not chunk:
+          break
+        head += chunk
+  except (OSError, EOFError, gzip.BadGzipFile):
     return False
-
-
-def _text_header_is_ours(path: pathlib.Path) -> bool:
-  try:
-    with open(path, encoding='utf-8', errors='replace') as f:
-      for line in f:
-        if not line.startswith('#'):
-          return False
-        if line.startswith('##ag_jaxVersion='):
-          return True
-  except OSError:
-    pass
-  return False
+  head = b'\n' + head.split(b'\n#CHROM')[0] + b'\n'
+  return b'\n##ag_jaxVersion=' in head or b'\n##source=ag_jax\n' in head
 
 
 def _vcz_is_ours(path: pathlib.Path) -> bool:
@@ -235,9 +233,9 @@ def written_by_ag_jax(path: str | os.PathLike, fmt: str | None = None) -> bool:
   if not path.is_file():
     return False
   if fmt in ('.vcf', '.vcf.gz', '.bcf'):
-    return _vcf_is_ours(path)
+    return _header_is_ours(path)
   if fmt == '.pgen':
-    return _text_header_is_ours(path.with_suffix('.pvar'))
+    return _header_is_ours(path.with_suffix('.pvar'))
   if fmt == '.hapt':
     return _hapt_is_ours(path)
   return False
