@@ -1,8 +1,11 @@
 """Import, store and loader, checked against independent readings of the real files."""
 
 import gzip
+import importlib
 import json
+import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,6 +18,8 @@ import tensorstore as ts
 from ag_jax import data
 from ag_jax.data import writers
 from conftest import AGBL4, HAPT_805, LEGEND_805, PANEL, ROOT, VCF_140KB
+
+prepare_lib = importlib.import_module('ag_jax.data.prepare')  # the module; data.prepare is the function
 
 
 def _plain_hapt(path):
@@ -35,6 +40,7 @@ def test_prepare_805_hapt(tmp_path):
   meta = data.prepare([HAPT_805], out, legend=LEGEND_805, panel=PANEL, progress=False)
   assert (meta['num_haplotypes'], meta['num_snps']) == (5008, 805)
   on_disk = json.loads((out / 'metadata.json').read_text())
+  assert on_disk['format'] == prepare_lib.FORMAT
   assert on_disk['num_haplotypes'] == 5008 and on_disk['num_snps'] == 805
   assert on_disk['num_train'] + on_disk['num_test'] == 5008
   ids, expected = _plain_hapt(HAPT_805)
@@ -54,9 +60,9 @@ def test_split_keeps_individuals_together(ds805):
     assert len(set(s['split'][s['individual'] == ind])) == 1
   frac = (s['split'] == 'test').mean()
   assert abs(frac - 0.2) < 0.01
-  again = data.prepare.__globals__['split_individuals'](s['individual'], 0.2, 0)
+  again = prepare_lib.split_individuals(s['individual'], 0.2, 0)
   np.testing.assert_array_equal(again, s['split'])
-  other = data.prepare.__globals__['split_individuals'](s['individual'], 0.2, 1)
+  other = prepare_lib.split_individuals(s['individual'], 0.2, 1)
   assert np.any(other != s['split'])
 
 
@@ -119,9 +125,9 @@ def _edit_gt(record, sample_index, new_gt):
   return '\t'.join(fields) + '\n'
 
 
-def _run_prepare(args):
-  return subprocess.run([sys.executable, str(ROOT / 'experiments' / 'prepare_data.py'), *args],
-                        capture_output=True, text=True)
+def _run_prepare(args, **kwargs):
+  return subprocess.run([sys.executable, str(ROOT / 'experiments' / 'prepare_data.py'),
+                         '--noprogress', *args], capture_output=True, text=True, **kwargs)
 
 
 def _bad_vcf_cases(tmp):
@@ -193,15 +199,6 @@ def test_bad_hapt_cli(tmp_path, case):
   assert not out.exists()
 
 
-def test_existing_output_needs_overwrite(tmp_path):
-  out = tmp_path / 'out'
-  out.mkdir()
-  (out / 'precious.txt').write_text('keep me')
-  r = _run_prepare([f'--input={HAPT_805}', f'--output={out}'])
-  assert r.returncode != 0 and '--overwrite' in r.stderr and str(out) in r.stderr
-  assert (out / 'precious.txt').read_text() == 'keep me'
-
-
 def test_write_text_is_all_or_nothing(tmp_path):
   path = tmp_path / 'metrics.json'
   writers.write_text(path, 'old\n')
@@ -211,3 +208,258 @@ def test_write_text_is_all_or_nothing(tmp_path):
   assert [p.name for p in tmp_path.iterdir()] == ['metrics.json']  # no temporary left behind
   writers.write_text(path, 'new\n')
   assert path.read_text() == 'new\n'
+
+
+# ------------------------------------------------------------------------- filters, split
+
+
+def test_min_maf_filter_matches_numpy_and_provenance(tmp_path):
+  # PROVENANCE.md: of the 805 columns, 3 are monomorphic and 792 have MAF >= 0.05.
+  meta = data.prepare([HAPT_805], tmp_path / 'm', legend=LEGEND_805, min_maf=0.05,
+                      progress=False)
+  assert meta['num_snps'] == 792
+  assert meta['skipped']['monomorphic'] == 3 and meta['skipped']['below_min_maf'] == 10
+  _, g = _plain_hapt(HAPT_805)
+  freq = g.mean(axis=0)
+  keep = np.minimum(freq, 1 - freq) >= 0.05
+  np.testing.assert_array_equal(_read_store(tmp_path / 'm'), g[:, keep])
+  legend = np.loadtxt(LEGEND_805, dtype=str, skiprows=1)
+  np.testing.assert_array_equal(data.open_dataset(tmp_path / 'm').variants['id'], legend[keep, 0])
+
+
+def test_blocks_and_slabs_match_scikit_allel(tmp_path, monkeypatch):
+  """Many row blocks, column slabs and read spans (small sizes) give the same matrix."""
+  monkeypatch.setattr(prepare_lib, 'ROW_BLOCK_SAMPLES', 300)
+  monkeypatch.setattr(prepare_lib, 'SNP_CHUNK', 700)
+  monkeypatch.setattr(prepare_lib, 'ROW_CHUNK', 8)
+  meta = data.prepare([VCF_140KB], tmp_path / 's', min_maf=0.001, progress=False)
+  cs = allel.read_vcf(str(VCF_140KB), fields=['variants/POS', 'variants/REF', 'variants/ALT',
+                                               'variants/numalt', 'calldata/GT'], alt_number=3)
+  snp = (cs['variants/numalt'] == 1) & np.array([len(r) == 1 for r in cs['variants/REF']]) & \
+        np.array([len(a) == 1 for a in cs['variants/ALT'][:, 0]])
+  gt = cs['calldata/GT'][snp]
+  g = gt.transpose(1, 2, 0).reshape(-1, gt.shape[0]).astype(np.uint8)
+  freq = g.mean(axis=0)
+  keep = np.minimum(freq, 1 - freq) >= 0.001
+  assert meta['num_snps'] == keep.sum() < snp.sum()  # the filter dropped some
+  assert meta['num_snps'] > 2 * 700  # several column slabs
+  np.testing.assert_array_equal(_read_store(tmp_path / 's'), g[:, keep])
+  np.testing.assert_array_equal(data.open_dataset(tmp_path / 's').variants['pos'],
+                                cs['variants/POS'][snp][keep])
+
+
+def _bgzipped_fixture(tmp_path, n_records=None):
+  """The fixture VCF as BGZF with a CSI index (bio2zarr partitions by the index)."""
+  plain = tmp_path / 'fixture.vcf'
+  with gzip.open(VCF_140KB, 'rt') as f, open(plain, 'w') as out:
+    n = 0
+    for line in f:
+      if not line.startswith('#'):
+        n += 1
+        if n_records and n > n_records:
+          break
+      out.write(line)
+  import pysam  # pylint: disable=g-import-not-at-top
+  return pathlib.Path(pysam.tabix_index(str(plain), preset='vcf', csi=True, force=True))
+
+
+@pytest.mark.slow
+def test_vcz_from_distributed_bio2zarr_equals_vcf_import(tmp_path):
+  vcf = _bgzipped_fixture(tmp_path)
+  icf, vcz = tmp_path / 'x.icf', tmp_path / 'x.vcz'
+  cli = [sys.executable, '-m', 'bio2zarr', 'vcf2zarr']
+
+  def run(*args):
+    return subprocess.run([*cli, *map(str, args)], check=True, capture_output=True).stdout
+
+  init = json.loads(run('dexplode-init', '-Q', '--json', '-n', 2, vcf, icf))
+  assert init['num_partitions'] == 2 and init['num_variants'] == 4296
+  for i in range(2):
+    run('dexplode-partition', icf, i)
+  run('dexplode-finalise', icf)
+  run('dencode-init', '-Q', '-n', 2, '--variants-chunk-size', 1000, icf, vcz)
+  for i in range(2):
+    run('dencode-partition', vcz, i)
+  run('dencode-finalise', '-Q', vcz)
+  from_vcz = data.prepare([vcz], tmp_path / 'a', progress=False)
+  from_vcf = data.prepare([vcf], tmp_path / 'b', progress=False, workers=2)
+  assert from_vcz['num_snps'] == from_vcf['num_snps'] > 3000
+  np.testing.assert_array_equal(_read_store(tmp_path / 'a'), _read_store(tmp_path / 'b'))
+  a, b = data.open_dataset(tmp_path / 'a'), data.open_dataset(tmp_path / 'b')
+  for key in ('pos', 'ref', 'alt', 'id'):
+    np.testing.assert_array_equal(a.variants[key], b.variants[key])
+  np.testing.assert_array_equal(a.samples['split'], b.samples['split'])
+
+
+# ----------------------------------------------------------------- output: --overwrite, umask
+
+
+def _no_temporaries(parent):
+  return [p.name for p in parent.iterdir() if p.name.startswith('.')] == []
+
+
+def test_overwrite_refuses_what_ag_jax_did_not_write(tmp_path):
+  """A user's file in a plain directory, in a store, or as the output path itself survives."""
+  plain = tmp_path / 'plain'
+  plain.mkdir()
+  (plain / 'precious.txt').write_text('keep me')
+  store = tmp_path / 'store'
+  data.prepare([HAPT_805], store, legend=LEGEND_805, progress=False)
+  (store / 'notes.txt').write_text('mine')
+  afile = tmp_path / 'afile'
+  afile.write_text('a file')
+  for target, why in [(plain, 'not an ag_jax store'), (store, 'notes.txt'),
+                      (afile, 'not a directory')]:
+    r = _run_prepare([f'--input={HAPT_805}', f'--output={target}', '--overwrite'])
+    err = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(err) == 1 and err[0].startswith('error: '), r.stderr
+    assert str(target) in err[0] and why in err[0], err[0]
+  assert (plain / 'precious.txt').read_text() == 'keep me'
+  assert sorted(p.name for p in plain.iterdir()) == ['precious.txt']
+  assert (store / 'notes.txt').read_text() == 'mine' and (store / 'metadata.json').exists()
+  assert afile.read_text() == 'a file'
+  assert _no_temporaries(tmp_path)
+
+
+def test_overwrite_replaces_a_store_and_keeps_it_on_failure(tmp_path):
+  out = tmp_path / 'out'
+  data.prepare([HAPT_805], out, legend=LEGEND_805, progress=False)
+  r = _run_prepare([f'--input={HAPT_805}', f'--output={out}'])
+  assert r.returncode == 1 and '--overwrite' in r.stderr and str(out) in r.stderr
+  before = (out / 'samples.tsv').read_text()
+  # A failing import (unphased genotype, found after conversion) leaves the old store whole.
+  header, records = _vcf_lines()
+  records[5] = _edit_gt(records[5], 3, '0/1')
+  bad = _write_vcf(tmp_path / 'bad.vcf', header, records)
+  with pytest.raises(data.DataError, match='unphased'):
+    data.prepare([bad], out, overwrite=True, progress=False)
+  assert (out / 'samples.tsv').read_text() == before
+  np.testing.assert_array_equal(_read_store(out), _plain_hapt(HAPT_805)[1])
+  # A store written before the format marker (same layout) is replaced too.
+  meta = json.loads((out / 'metadata.json').read_text())
+  del meta['format']
+  (out / 'metadata.json').write_text(json.dumps(meta))
+  data.prepare([HAPT_805], out, legend=LEGEND_805, seed=1, overwrite=True, progress=False)
+  assert (out / 'samples.tsv').read_text() != before  # another split
+  assert json.loads((out / 'metadata.json').read_text())['format'] == prepare_lib.FORMAT
+  assert _no_temporaries(tmp_path)
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o027, 0o002])
+def test_store_keeps_the_users_umask(tmp_path, umask):
+  old = os.umask(umask)
+  try:
+    data.prepare([HAPT_805], tmp_path / 'u', legend=LEGEND_805, progress=False)
+  finally:
+    os.umask(old)
+  for p in [tmp_path / 'u', *(tmp_path / 'u').rglob('*')]:
+    want = (0o777 if p.is_dir() else 0o666) & ~umask
+    assert p.stat().st_mode & 0o777 == want, (p, oct(p.stat().st_mode))
+
+
+# ------------------------------------------------------------------------------ bad input
+
+
+def _cut_columns(lines, n):
+  return ['\t'.join(l.rstrip('\n').split('\t')[:n]) + '\n' for l in lines]
+
+
+def _bad_cli_case(tmp_path, case):
+  """(args, words the one error line must hold); each input is made from the real fixture."""
+  header, records = _vcf_lines(200)
+  out = f'--output={tmp_path / "out"}'
+  vcf = tmp_path / 'x.vcf'
+  if case == 'empty':
+    vcf.write_text('')
+    return [f'--input={vcf}', out], [str(vcf), 'empty']
+  if case == 'header_only':
+    _write_vcf(vcf, header, [])
+    return [f'--input={vcf}', out], [str(vcf), 'no variant records']
+  if case == 'no_samples':
+    _write_vcf(vcf, header[:-1] + _cut_columns(header[-1:], 8), _cut_columns(records, 8))
+    return [f'--input={vcf}', out], [str(vcf), 'no samples']
+  if case == 'one_sample':
+    _write_vcf(vcf, header[:-1] + _cut_columns(header[-1:], 10), _cut_columns(records, 10))
+    return [f'--input={vcf}', out], [str(vcf), '1 individual', 'more samples']
+  if case == 'truncated_bgzf':
+    gz = _bgzipped_fixture(tmp_path, n_records=200)
+    raw = gz.read_bytes()
+    cut = tmp_path / 'cut.vcf.gz'
+    cut.write_bytes(raw[:len(raw) * 2 // 3])
+    return [f'--input={cut}', out], [str(cut), 'truncated']
+  if case == 'truncated_gzip':  # plain gzip, like the bundled AGBL4 files
+    raw = AGBL4[0].read_bytes()
+    cut = tmp_path / 'cut.vcf.gz'
+    cut.write_bytes(raw[:len(raw) // 2])
+    return [f'--input={cut}', out], [str(cut), 'truncated']
+  if case == 'png':
+    import matplotlib.image  # pylint: disable=g-import-not-at-top
+    png = tmp_path / 'photo.vcf'
+    matplotlib.image.imsave(png, np.zeros((4, 4)), format='png')
+    return [f'--input={png}', out], [str(png), 'not a VCF', 'PNG image']
+  if case == 'unwritable_output':
+    (tmp_path / 'afile').write_text('x')
+    return [f'--input={HAPT_805}', f'--output={tmp_path / "afile" / "store"}'], [
+        '--output', 'cannot create', 'is a file, not a directory', 'can write to']
+  if case == 'relative_input':
+    return ['--input=ag_jax/datasets/1000g_805/805_SNP_1000G_real.hapt.zip', out], [
+        'ag_jax/datasets/1000g_805', 'current directory', str(tmp_path / 'elsewhere'),
+        'absolute path']
+  if case.startswith('test_fraction'):
+    value = case.split('=')[1]
+    return [f'--input={HAPT_805}', out, f'--test_fraction={value}'], [
+        f'--test_fraction={float(value)}', 'above 0 and below 1']
+  if case.startswith('min_maf'):
+    value = case.split('=')[1]
+    return [f'--input={HAPT_805}', out, f'--min_maf={value}'], [
+        f'--min_maf={float(value)}', 'below 0.5']
+  if case == 'no_test_split':  # 3 individuals: 10% of them rounds to none
+    hapt = tmp_path / 'three.hapt'
+    hapt.write_text('\n'.join(_hapt_text(6)) + '\n')
+    return [f'--input={hapt}', out, '--test_fraction=0.1'], [
+        '--test_fraction=0.1', 'holds out none of the 3 individuals', 'raise it']
+  raise ValueError(case)
+
+
+BAD_CLI = ['empty', 'header_only', 'no_samples', 'one_sample', 'truncated_bgzf',
+           'truncated_gzip', 'png', 'unwritable_output', 'relative_input', 'test_fraction=0',
+           'test_fraction=-0.2', 'test_fraction=1', 'test_fraction=1.5', 'min_maf=-0.01',
+           'min_maf=0.5', 'min_maf=0.7', 'no_test_split']
+
+
+@pytest.mark.parametrize('case', BAD_CLI)
+def test_bad_input_is_one_error_line(tmp_path, case):
+  args, words = _bad_cli_case(tmp_path, case)
+  cwd = tmp_path / 'elsewhere'
+  cwd.mkdir()
+  before = sorted(p.name for p in tmp_path.rglob('*'))
+  r = _run_prepare(args, cwd=cwd)
+  err = r.stderr.strip().splitlines()
+  assert r.returncode == 1, (r.returncode, r.stderr)
+  assert len(err) == 1 and err[0].startswith('error: '), r.stderr  # one line, no traceback
+  for w in words:
+    assert w in err[0], (w, err[0])
+  assert sorted(p.name for p in tmp_path.rglob('*')) == before  # nothing written
+
+
+def test_missing_vcf_package_is_blamed_not_the_file(tmp_path):
+  code = ('import runpy, sys; sys.modules["cyvcf2"] = None; '
+          f'sys.argv = ["prepare_data.py", "--input={AGBL4[0]}", "--output={tmp_path / "o"}"]; '
+          f'runpy.run_path("{ROOT / "experiments" / "prepare_data.py"}", run_name="__main__")')
+  r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+  err = r.stderr.strip().splitlines()
+  assert r.returncode == 1 and len(err) == 1, r.stderr
+  assert 'cyvcf2' in err[0] and 'pip install' in err[0] and 'could not' not in err[0], err[0]
+  assert not (tmp_path / 'o').exists()
+
+
+def test_vcf_import_dependencies_come_with_the_package():
+  """`pip install -e .` alone must bring VCF import: bio2zarr[vcf] is required, and pulls cyvcf2."""
+  import configparser  # pylint: disable=g-import-not-at-top
+  from importlib import metadata  # pylint: disable=g-import-not-at-top
+  cfg = configparser.ConfigParser()
+  cfg.read(ROOT / 'setup.cfg')
+  requires = cfg['options']['install_requires'].split()
+  assert any(r.startswith('bio2zarr[vcf]') for r in requires), requires
+  b2z = metadata.requires('bio2zarr') or []
+  assert any(r.startswith('cyvcf2') and 'extra == "vcf"' in r for r in b2z), b2z

@@ -176,8 +176,11 @@ def _make_tmp(output: pathlib.Path) -> pathlib.Path:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f'.{output.name}.tmp-', dir=output.parent))
     os.chmod(tmp, 0o777 & ~_umask())
   except OSError as e:
-    raise DataError(f'--output={output}: cannot create the store there ({e.strerror or e}); '
-                    'choose a directory you can write to.') from e
+    ancestor = next((a for a in output.parents if a.exists()), None)
+    why = (f'{ancestor} is a file, not a directory' if ancestor and not ancestor.is_dir()
+           else e.strerror or str(e))
+    raise DataError(f'--output={output}: cannot create the store there ({why}); choose a '
+                    'directory you can write to.') from e
   return tmp
 
 
