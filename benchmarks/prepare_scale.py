@@ -22,6 +22,7 @@ wall time and the peak RSS.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -126,6 +127,25 @@ def _version() -> str:
     return 'unknown'
 
 
+def _poll_tree_rss(proc: subprocess.Popen, every: float = 0.2) -> int:
+  """Waits for proc; returns the largest sum of RSS over it and its descendants (sampled)."""
+  import psutil  # pylint: disable=g-import-not-at-top
+  peak = 0
+  try:
+    root = psutil.Process(proc.pid)
+  except psutil.NoSuchProcess:
+    root = None
+  while proc.poll() is None:
+    total = 0
+    with contextlib.suppress(psutil.Error):
+      for p in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+          total += p.memory_info().rss
+    peak = max(peak, total)
+    time.sleep(every)
+  return peak
+
+
 def main():
   p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   p.add_argument('--quick', action='store_true', help='200 haplotypes x 20,000 SNPs.')
@@ -133,7 +153,8 @@ def main():
   p.add_argument('--snps', type=int, default=None, help='default 1,000,000 (20,000 with --quick)')
   p.add_argument('--scratch', default='~/.cache/ag_jax/bench',
                  help='where the simulated VCF is cached and the store is written')
-  p.add_argument('--workers', type=int, default=1, help='prepare_data.py --workers')
+  p.add_argument('--workers', type=int, default=0,
+                 help='prepare_data.py --workers (0: one process, measured exactly)')
   p.add_argument('--out', default=None, help='also write the report here (default: print only)')
   args = p.parse_args()
   n = args.haplotypes or (200 if args.quick else 5000)
@@ -150,8 +171,11 @@ def main():
          f'--output={store}', '--overwrite', f'--workers={args.workers}']
   print('import:', shlex.join(cmd), flush=True)
   t0 = time.perf_counter()
-  r = subprocess.run(cmd, check=False)
+  proc = subprocess.Popen(cmd)
+  tree_peak = _poll_tree_rss(proc)
   wall = time.perf_counter() - t0
+  r = proc  # returncode set by _poll_tree_rss's wait()
+  # The largest RSS of any one waited-for descendant (the import, or a bio2zarr worker).
   peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
   matrix = n * s
   meta = json.loads((store / 'metadata.json').read_text()) if r.returncode == 0 else {}
@@ -167,16 +191,18 @@ def main():
       'store_bytes': store_bytes,
       'wall_seconds': round(wall, 1),
       'peak_rss_bytes': peak,
+      'peak_rss_tree_sampled_bytes': tree_peak,
       'matrix_bytes': matrix,
-      'peak_rss_over_matrix': round(peak / matrix, 4),
+      'peak_rss_over_matrix': round(max(peak, tree_peak) / matrix, 4),
       'target': 'peak_rss_over_matrix < 0.25',
-      'target_met': peak < matrix / 4,
+      'target_met': max(peak, tree_peak) < matrix / 4,
   }
   text = json.dumps(report, indent=2)
   print(text)
   print(f'\n{n} haplotypes x {s} SNPs: import {wall:.0f} s wall, peak RSS '
         f'{peak / 2**30:.2f} GiB = {peak / matrix:.1%} of the {matrix / 1e9:.2f} GB matrix '
-        f'(target < 25%: {"met" if report["target_met"] else "NOT met"})')
+        f'(process tree, sampled: {tree_peak / 2**30:.2f} GiB); target < 25%: '
+        f'{"met" if report["target_met"] else "NOT met"}')
   if args.out:
     pathlib.Path(args.out).write_text(text + '\n')
   if store.exists() and meta:

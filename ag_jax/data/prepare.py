@@ -331,6 +331,7 @@ def prepare(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
   tmp = _make_tmp(output)
   try:
     source = _open_source(kind, inputs, legend, panel, tmp / 'import', workers, progress)
+    t_read = time.time()
     individuals = source.samples['individual']
     check_split(len(np.unique(individuals)), test_fraction, ', '.join(inputs))
     num_h, num_c = source.num_haplotypes, source.variants['pos'].size
@@ -338,6 +339,7 @@ def prepare(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
       raise DataError(f'{", ".join(inputs)}: no biallelic SNP (skipped {source.skipped}).')
     with _bar(progress, num_h * num_c, 'checking, counting') as bar:
       counts = source.counts(bar)
+    t_count = time.time()
     freq = counts / num_h
     maf = np.minimum(freq, 1 - freq)
     monomorphic = counts % num_h == 0
@@ -359,6 +361,7 @@ def prepare(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
           arr[r0:r1, c0:c0 + cols.size].write(source.read(cols, r0, r1)).result()
           bar.update((r1 - r0) * cols.size)
     del arr
+    t_write = time.time()
     shutil.rmtree(tmp / 'import', ignore_errors=True)
     variants = {k: v[kept] for k, v in source.variants.items()}
     split = split_individuals(individuals, test_fraction, seed)
@@ -392,7 +395,8 @@ def prepare(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
   if progress:
     print(f'wrote {output}: {meta["num_haplotypes"]} haplotypes x {meta["num_snps"]} SNPs '
           f'({meta["num_train"]} train / {meta["num_test"]} test); skipped {skipped} '
-          f'in {time.time() - t0:.1f}s', flush=True)
+          f'in {time.time() - t0:.1f}s (read/convert {t_read - t0:.1f}s, check+count '
+          f'{t_count - t_read:.1f}s, write {t_write - t_count:.1f}s)', flush=True)
   return meta
 
 
