@@ -6,6 +6,13 @@ r"""Evaluate artificial genomes against real haplotypes: metrics.json, plots and
 
 --real takes a bundled dataset name or a prepared dataset directory (then the train and test
 splits come from it), or a file (.hapt, .hapt.zip, .vcf, .vcf.gz, .vcz) used whole.
+--synthetic takes .hapt(.zip), .vcf(.gz), .bcf, .vcz or .pgen (+ .pvar beside it).
+
+Before computing anything, each synthetic set's sites (contig, position, REF, ALT) are checked
+against the real data's where both have a variants table (a .hapt has none: then the SNP
+count); a mismatch is one `error:` line naming the first differing site, exit status 1.
+--fail_on_findings: after writing the report, exit status 2 if any synthetic set raises an
+audit finding (privacy, copies, membership, diversity, realism, lost alleles), listing them.
 """
 
 import pathlib
@@ -16,7 +23,8 @@ from absl import flags
 import numpy as np
 
 _REAL = flags.DEFINE_string('real', None, 'Dataset name/dir, or a haplotype file.')
-_SYNTHETIC = flags.DEFINE_multi_string('synthetic', None, 'AG files (.hapt[.zip], .vcf[.gz], .vcz).')
+_SYNTHETIC = flags.DEFINE_multi_string(
+    'synthetic', None, 'AG files (.hapt[.zip], .vcf[.gz], .bcf, .vcz, .pgen).')
 _TEST = flags.DEFINE_string('test', None, 'Held-out real haplotypes (file); default: the '
                             "dataset's test split.")
 _OUTPUT = flags.DEFINE_string('output', None, 'Output directory.')
@@ -36,12 +44,17 @@ _POPULATIONS = flags.DEFINE_enum(
     "Sample column whose labels split AA_truth by group (aa_truth_by_population, "
     "aats_by_population.png: which groups the AGs cover worse); from the dataset's samples.tsv "
     "or the real file's panel. 'none' skips it; unlabelled data skip it anyway.")
+_FAIL = flags.DEFINE_bool(
+    'fail_on_findings', False, 'Exit with status 2 (after writing the report) when any '
+    'synthetic set raises an audit finding, so a pipeline stops before the AGs are shared.')
 flags.mark_flags_as_required(['real', 'synthetic', 'output'])
+
+FINDINGS_EXIT = 2
 
 
 def _set_name(path: str) -> str:
   name = pathlib.Path(path.rstrip('/')).name
-  for ext in ('.zip', '.gz', '.hapt', '.vcf', '.vcz'):
+  for ext in ('.zip', '.gz', '.hapt', '.vcf', '.vcz', '.bcf', '.pgen'):
     name = name[:-len(ext)] if name.endswith(ext) else name
   return name
 
@@ -52,21 +65,30 @@ def _read_file(path: str) -> tuple[np.ndarray, dict, dict]:
   return h.genotypes, h.variants, h.samples
 
 
+def _fail(message: str):
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(1)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   from ag_jax import data, evaluate  # pylint: disable=g-import-not-at-top
+  from ag_jax.evaluate import identity  # pylint: disable=g-import-not-at-top
   try:  # before reading any data
     evaluate.check_options(ld_max_distance=_LD_DISTANCE.value, max_haplotypes=_MAX.value,
                            distance_sample=_DISTANCE_SAMPLE.value)
   except ValueError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+    _fail(str(e))
+  output = pathlib.Path(_OUTPUT.value)
+  if output.exists() and not output.is_dir():
+    _fail(f'--output={output}: is a file; give a directory (created if absent).')
   try:
     real = _REAL.value
     if real in data.BUNDLED or (pathlib.Path(real) / 'metadata.json').exists():
       ds = data.open_dataset(real)
-      train, test = ds.read_split('train'), ds.read_split('test')
+      train = ds.read_split('train')
+      test = ds.read_split('test') if ds.num_test else None
       variants = ds.variants
       labels = ds.split_samples(_POPULATIONS.value)
     else:
@@ -74,29 +96,46 @@ def main(argv):
       labels = samples.get(_POPULATIONS.value)
       test = None
     if _TEST.value:
-      test, _, _ = _read_file(_TEST.value)
+      test, test_variants, _ = _read_file(_TEST.value)
+      identity.check_same_sites(variants, train.shape[1], test_variants, test.shape[1],
+                                f'--test={_TEST.value}')
     synthetic = {}
     stems = [_set_name(p) for p in _SYNTHETIC.value]
     for path, stem in zip(_SYNTHETIC.value, stems):
-      g, _, _ = _read_file(path)
+      g, synth_variants = identity.read_synthetic(path)
+      compared = identity.check_same_sites(variants, train.shape[1], synth_variants,
+                                           g.shape[1], path)
+      print(f'{path}: {g.shape[0]} haplotypes; {compared} match the real data')
       # Same file name in several workdirs (runs/crbm/ags.hapt, runs/wgan/ags.hapt), or the
       # trainer's generic name: name by the workdir.
       generic = stems.count(stem) > 1 or stem == 'ags'
       name = f'{pathlib.Path(path).parent.name}/{stem}' if generic else stem
       synthetic[name] = g
-  except data.DataError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  except (data.DataError, identity.IdentityError) as e:
+    _fail(str(e))
+  if test is None:
+    print('warning: no test split (and no --test): the test-split metrics (aats_test, '
+          'privacy_loss, mia_auc, fst_reference, the real_test row) are skipped.',
+          file=sys.stderr)
   print(f'real: {train.shape[0]} x {train.shape[1]}' + (f', test {test.shape[0]}' if test is not None else ''))
   try:
-    evaluate.run_evaluation(train, synthetic, _OUTPUT.value, real_test=test,
-                            positions=variants['pos'], chrom=variants['chrom'], seed=_SEED.value,
-                            ld_max_distance=_LD_DISTANCE.value, max_haplotypes=_MAX.value,
-                            distance_sample=_DISTANCE_SAMPLE.value, populations=labels)
+    results = evaluate.run_evaluation(
+        train, synthetic, output, real_test=test, positions=variants['pos'],
+        chrom=variants['chrom'], seed=_SEED.value, ld_max_distance=_LD_DISTANCE.value,
+        max_haplotypes=_MAX.value, distance_sample=_DISTANCE_SAMPLE.value, populations=labels)
   except ValueError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
-  print(f'wrote {_OUTPUT.value}/metrics.json and report.html')
+    _fail(str(e))
+  except OSError as e:
+    _fail(f'--output={output}: cannot write there ({e.strerror}); give a writable directory.')
+  print(f'wrote {output}/metrics.json and report.html')
+  if _FAIL.value:
+    raised = {name: m['findings'] for name, m in results.items() if m.get('findings')}
+    if raised:
+      kinds = sorted({line.split(':')[0] for lines in raised.values() for line in lines})
+      print(f'error: --fail_on_findings: {", ".join(kinds)} finding(s) in '
+            f'{", ".join(raised)} (report: {output / "report.html"}); exit status '
+            f'{FINDINGS_EXIT}.', file=sys.stderr)
+      sys.exit(FINDINGS_EXIT)
 
 
 if __name__ == '__main__':

@@ -14,6 +14,15 @@ synthetic set (paper_notes.md section 5):
   distance_wasserstein Wasserstein distance between within-real and within-AG Hamming
                        distance distributions
   three_point_r        Pearson r of connected 3-point correlations (section 5.7)
+  sfs_distance         total-variation distance between the set's folded site frequency
+                       spectrum and the real train split's, both projected to `sfs_size`
+                       haplotypes (sfs, sfs_real: the spectra; sfs.png)
+  pi, pi_real, pi_ratio  nucleotide diversity of the set and of the real train split
+                       (scikit-allel sequence_diversity per bp on one chromosome with
+                       positions, else the per-SNP mean pairwise difference: pi_unit)
+  fst, fst_se          Hudson's Fst between the set and the real train split (scikit-allel
+                       average_hudson_fst, block-jackknife SE); fst_reference the held-out
+                       test split's against train (two samples of one population)
   aats, aats_test      nearest-neighbour adversarial accuracy vs train / vs held-out test
   privacy_loss         aats_test - aats (at the test size, mean of privacy_draws train draws);
                        privacy_loss_se its binomial standard error
@@ -31,8 +40,10 @@ synthetic set (paper_notes.md section 5):
                        lie nearer each other than to any AG (the generator serves it worse),
                        below 0.5 AGs crowd it. {label: {'aa_truth': ..., 'n': ...}}
 
-Sets are subsampled to equal sizes (`max_haplotypes`, seeded) where a statistic needs it; the
-sizes used are recorded in metrics.json.
+Sets of any sizes are compared: where a statistic needs equal sizes (AATS, the privacy loss,
+the membership attack) the larger set is drawn down to the smaller (seeded; at most
+`max_haplotypes`), and the sizes used are recorded in metrics.json (aats_n, aats_test_n,
+mia_n, exact_copy_n_ags / _train) and stated in the report.
 """
 
 from __future__ import annotations
@@ -51,8 +62,9 @@ from ag_jax.evaluate import report as report_lib
 from ag_jax.evaluate.audit import findings
 
 METRIC_KEYS = ('af_r', 'fixed_sites', 'ld_r', 'pca_wasserstein', 'pca2d_ot',
-               'distance_wasserstein', 'three_point_r', 'ld_decay_within', 'aats', 'aats_test',
-               'privacy_loss', 'privacy_loss_se', 'exact_copy_rate', 'mia_auc')
+               'distance_wasserstein', 'three_point_r', 'ld_decay_within', 'sfs_distance',
+               'pi_ratio', 'fst', 'aats', 'aats_test', 'privacy_loss', 'privacy_loss_se',
+               'exact_copy_rate', 'mia_auc')
 
 
 # Smallest value each size option takes, and why (the message a caller sees).
@@ -104,12 +116,18 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
                  ld_max_distance: int = stats.LD_MAX_DISTANCE, max_haplotypes: int = 5000,
                  privacy_draws: int = 5, distance_sample: int = 1000, seed: int = 0,
                  positions=None, single_chromosome: bool = False, pca=None, trip=None,
-                 populations=None) -> tuple[dict, dict]:
+                 populations=None, sfs_size: int | None = None) -> tuple[dict, dict]:
   """Metrics of one synthetic set and the arrays the plots need.
 
   `populations`: optional label per row of `real` (e.g. super-population); adds
   aa_truth_by_population. Every other figure is the same with or without it.
+  `sfs_size`: haplotypes the spectra are projected to (default: stats.SFS_SIZE or the
+  smallest set); run_evaluation passes one size for all its sets.
   """
+  for name, x in (('real', real), ('synthetic', synth), ('test', test)):
+    if x is not None and len(x) < 2:
+      raise ValueError(f'the {name} set has {len(x)} haplotype(s); the statistics compare '
+                       'pairs of haplotypes: give 2 or more.')
   check_options(ld_max_distance=ld_max_distance, max_haplotypes=max_haplotypes,
                 privacy_draws=privacy_draws, distance_sample=distance_sample)
   rng = np.random.default_rng(seed)
@@ -120,6 +138,7 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
   # Sites the real train split has both alleles of and the set only one (a generator that
   # never draws a rare allele): ld_r and the LD curves are computed without them.
   m['fixed_sites'], m['fixed_sites_expected'] = stats.fixed_sites(af_real, af_syn, len(synth))
+  m.update(_popgen(real, synth, test, positions if single_chromosome else None, sfs_size, extra))
 
   keep = stats.polymorphic(real, synth)
   ld_n = min(len(real), len(synth), max_haplotypes)
@@ -182,6 +201,7 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
   rows = _subsample_rows(len(real), n, rng)  # the same draw as _subsample(real, n, rng)
   a = stats.aats(real[rows], _subsample(synth, n, rng))
   m.update(aats=a['aats'], aa_truth=a['aa_truth'], aa_syn=a['aa_syn'], aats_n=n)
+  m.update(exact_copy_n_ags=len(synth), exact_copy_n_train=len(real))
   if populations is not None:
     m['aa_truth_by_population'] = aa_truth_by_group(a, np.asarray(populations)[rows])
   extra['aats'] = a
@@ -198,7 +218,29 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
     m['privacy_loss_se'] = float(np.sqrt(
         _aats_var(at, nt) + np.mean([_aats_var(d, nt) for d in same]) / privacy_draws))
     m['mia_auc'] = stats.mia_auc(synth, real, test, seed=seed)
+    m.update(mia_n=min(len(real), len(test)), privacy_draws=privacy_draws)
   return m, extra
+
+
+def _popgen(real, synth, test, positions, sfs_size, extra) -> dict:
+  """Site frequency spectrum, nucleotide diversity and Hudson Fst (scikit-allel)."""
+  m = {}
+  size = min(sfs_size or stats.SFS_SIZE, len(real), len(synth))
+  sfs_real, sfs_syn = (stats.sfs_folded_projected(x, size) for x in (real, synth))
+  m['sfs_size'] = size
+  m['sfs'], m['sfs_real'] = sfs_syn.tolist(), sfs_real.tolist()
+  m['sfs_distance'] = stats.sfs_distance(sfs_syn, sfs_real)
+  extra['sfs'] = (sfs_real, sfs_syn)
+  extra['sfs_size'] = size
+  (m['pi'], m['pi_unit']), (m['pi_real'], _) = (stats.nucleotide_diversity(x, positions)
+                                                for x in (synth, real))
+  m['pi_ratio'] = m['pi'] / m['pi_real'] if m['pi_real'] > 0 else float('nan')
+  m['fst'], m['fst_se'] = stats.hudson_fst(synth, real)
+  if test is not None and len(test):
+    m['fst_reference'], m['fst_reference_se'] = stats.hudson_fst(test, real)
+    if len(test) >= size:
+      extra['sfs_test'] = stats.sfs_folded_projected(test, size)
+  return m
 
 
 def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
@@ -231,6 +273,9 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
   sets = dict(synthetic)
   if real_test is not None and include_real_reference:
     sets = {'real_test': real_test, **sets}
+  # One projection size for every spectrum (sfs.png puts them on one axis).
+  sfs_size = min([stats.SFS_SIZE, len(real_train)] + [len(x) for x in sets.values()] +
+                 ([len(real_test)] if real_test is not None and len(real_test) else []))
   results, extras, audit = {}, {}, {}
   for name, synth in sets.items():
     t0 = time.time()
@@ -241,10 +286,13 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
     m, e = evaluate_set(real_train, np.asarray(synth, np.uint8), test, seed=seed,
                         positions=positions, single_chromosome=single, pca=pca, trip=trip,
                         ld_max_distance=ld_max_distance, max_haplotypes=max_haplotypes,
-                        distance_sample=distance_sample, populations=populations)
+                        distance_sample=distance_sample, populations=populations,
+                        sfs_size=max(sfs_size, 2))
     m['num_haplotypes'] = int(len(synth))
     results[name], extras[name] = m, e
     audit[name] = findings(m, results.get('real_test'))
+    if name != 'real_test':
+      m['findings'] = audit[name]  # metrics.json tells a pipeline what was raised
     if progress:
       print(f'evaluated {name} ({len(synth)} x {synth.shape[1]}) in {time.time() - t0:.1f}s: '
             + ', '.join(f'{k} {m[k]:.4f}' for k in METRIC_KEYS if k in m), flush=True)

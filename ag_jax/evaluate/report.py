@@ -15,8 +15,9 @@ from ag_jax.data import writers  # pylint: disable=g-import-not-at-top,wrong-imp
 from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 COLUMNS = ('af_r', 'fixed_sites', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
-           'three_point_r', 'ld_decay_within', 'aats', 'aats_test', 'privacy_loss',
-           'privacy_loss_se', 'exact_copy_rate', 'mia_auc', 'num_haplotypes')
+           'three_point_r', 'ld_decay_within', 'sfs_distance', 'pi_ratio', 'fst', 'aats',
+           'aats_test', 'privacy_loss', 'privacy_loss_se', 'exact_copy_rate', 'mia_auc',
+           'num_haplotypes')
 
 
 def _save(fig, path: pathlib.Path):
@@ -119,6 +120,33 @@ def plot_ld_by_maf(out, extras) -> str | None:
   return 'ld_by_maf.png'
 
 
+def plot_sfs(out, extras) -> str | None:
+  """Folded site frequency spectra, projected to one size: real train, real test, each set."""
+  items = [(n, e['sfs']) for n, e in extras.items() if 'sfs' in e]
+  if not items:
+    return None
+  real = items[0][1][0]
+  test = next((e['sfs_test'] for e in extras.values() if 'sfs_test' in e), None)
+  if test is None and 'real_test' in extras:
+    test = extras['real_test']['sfs'][1]
+  size = next(e['sfs_size'] for e in extras.values() if 'sfs_size' in e)
+  x = np.arange(len(real))
+  fig, ax = plt.subplots(figsize=(8, 4))
+  frac = lambda a: a / a.sum()
+  ax.plot(x, frac(real), 'k-o', ms=3, lw=2, label='real train')
+  if test is not None and len(test) == len(real):
+    ax.plot(x, frac(test), '-o', color='0.55', ms=3, lw=2, label='real test')
+  for name, (_, syn) in items:
+    if name != 'real_test':
+      ax.plot(x, frac(syn), '-o', ms=3, alpha=0.8, label=name)
+  ax.set(yscale='log', xlabel=f'minor-allele count among {size} haplotypes '
+         '(projected; 0 = monomorphic)', ylabel='fraction of SNPs',
+         title='folded site frequency spectrum')
+  ax.legend(fontsize=8)
+  _save(fig, out / 'sfs.png')
+  return 'sfs.png'
+
+
 def plot_ld_heatmap(out, real_train, synthetic_first: tuple[str, np.ndarray] | None) -> str | None:
   if synthetic_first is None:
     return None
@@ -203,7 +231,8 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
                  audit: dict[str, list[str]]) -> pathlib.Path:
   """report.html and table.md; `audit` is each set's findings (ag_jax.evaluate.audit)."""
   first = next(((n, x) for n, x in synthetic.items() if n != 'real_test'), None)
-  images = [plot_af(out, extras), plot_ld(out, extras), plot_ld_decay(out, extras),
+  images = [plot_af(out, extras), plot_sfs(out, extras), plot_ld(out, extras),
+            plot_ld_decay(out, extras),
             plot_ld_by_maf(out, extras), plot_ld_heatmap(out, real_train, first),
             plot_pca(out, extras), plot_distances(out, extras), plot_aats(out, results),
             plot_aats_by_population(out, results)]
@@ -215,6 +244,8 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
           for name, lines in audit.items() for line in lines]
   audit_html = (f'<h2>Findings</h2><ul>{"".join(warn)}</ul>' if warn else
                 '<h2>Findings</h2><p>No set crosses the privacy, copy or diversity limits.</p>')
+  sizes = ''.join(f'<li><b>{html.escape(name)}</b>: {html.escape(privacy_sizes(m))}</li>'
+                  for name, m in results.items())
   figs = ''.join(f'<figure><img src="{i}" alt="{i}"><figcaption>{i}</figcaption></figure>'
                  for i in images if i)
   page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ag_jax evaluation</title>
@@ -227,13 +258,36 @@ Metrics as in Yelmen et al. (paper_notes.md section 5); <code>real_test</code> i
 real split evaluated like a synthetic set (the ceiling). privacy_loss = aats_test - aats
 (privacy_loss_se: its standard error);
 mia_auc 0.5 = no membership leakage.</p>
+Population genetics (scikit-allel): sfs_distance = total-variation distance between folded
+site frequency spectra projected to the same number of haplotypes (0 = same); pi_ratio =
+nucleotide diversity of the set / real train; fst = Hudson's Fst against the real train split
+(the <code>real_test</code> row: what two samples of one population give).</p>
 <table><tr><th>set</th>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr>{''.join(rows)}</table>
 {audit_html}
+<h2>Haplotypes behind the privacy figures</h2><ul>{sizes}</ul>
 {figs}</body></html>"""
   path = out / 'report.html'
   for name, text in ((path.name, page), ('table.md', markdown_table(results))):
     writers.write_text(out / name, text)
   return path
+
+
+def privacy_sizes(m: dict) -> str:
+  """How many haplotypes each privacy figure of one set rests on (from its metrics)."""
+  parts = []
+  if 'aats_n' in m:
+    parts.append(f"aats: {m['aats_n']} real train + {m['aats_n']} AGs")
+  if 'aats_test_n' in m:
+    n = m['aats_test_n']
+    parts.append(f'aats_test: {n} real test + {n} AGs; privacy_loss: that against '
+                 f"{m.get('privacy_draws', 1)} draws of {n} train + {n} AGs")
+  if 'exact_copy_n_ags' in m:
+    parts.append(f"exact_copy_rate: all {m['exact_copy_n_ags']} AGs against all "
+                 f"{m['exact_copy_n_train']} train haplotypes")
+  if 'mia_n' in m:
+    parts.append(f"mia_auc: {m['mia_n']} train members + {m['mia_n']} test non-members "
+                 f"against all {m['exact_copy_n_ags']} AGs")
+  return '; '.join(parts) + '.'
 
 
 def _cell(m: dict, column: str) -> str:

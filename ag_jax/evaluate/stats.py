@@ -176,10 +176,15 @@ def within_distances(x: np.ndarray) -> np.ndarray:
   return d[np.triu_indices(len(x), k=1)]
 
 
-def aats(real: np.ndarray, synth: np.ndarray) -> dict[str, float]:
-  """Nearest-neighbour adversarial accuracy (Yale et al.; paper_notes 5.5): equal-size sets."""
-  if len(real) != len(synth):
-    raise ValueError(f'AATS needs equal set sizes, got {len(real)} and {len(synth)}.')
+def aats(real: np.ndarray, synth: np.ndarray, seed: int = 0) -> dict[str, float]:
+  """Nearest-neighbour adversarial accuracy (Yale et al.; paper_notes 5.5) on equal-size sets:
+  the larger set is drawn down to the smaller (seeded, without replacement); `n` is the size
+  used (and `rows_real`, `rows_synth` the rows drawn)."""
+  n = min(len(real), len(synth))
+  rng = np.random.default_rng(seed)
+  rows_real, rows_synth = (np.arange(len(x)) if len(x) == n else
+                           np.sort(rng.choice(len(x), n, replace=False)) for x in (real, synth))
+  real, synth = real[rows_real], synth[rows_synth]
   d_tt = nearest(real, real, exclude_self=True)
   d_ss = nearest(synth, synth, exclude_self=True)
   d_ts = nearest(real, synth)
@@ -187,7 +192,8 @@ def aats(real: np.ndarray, synth: np.ndarray) -> dict[str, float]:
   aa_truth = float(np.mean(d_ts > d_tt))
   aa_syn = float(np.mean(d_st > d_ss))
   return {'aats': (aa_truth + aa_syn) / 2, 'aa_truth': aa_truth, 'aa_syn': aa_syn,
-          'd_tt': d_tt, 'd_ss': d_ss, 'd_ts': d_ts, 'd_st': d_st}
+          'd_tt': d_tt, 'd_ss': d_ss, 'd_ts': d_ts, 'd_st': d_st, 'n': n,
+          'rows_real': rows_real, 'rows_synth': rows_synth}
 
 
 def exact_copy_rate(synth: np.ndarray, train: np.ndarray) -> float:
@@ -270,3 +276,81 @@ def three_point(x: np.ndarray, trip: np.ndarray) -> np.ndarray:
         f012 = (i & j & k).mean(0)
         out.append(f012 - f01 * f2 - f12 * f0 - f02 * f1 + 2 * f0 * f1 * f2)
   return np.stack(out, axis=1)
+
+
+# ------------------------------------------------------------- population genetics (allel)
+
+
+def allele_counts(x: np.ndarray):
+  """scikit-allel AlleleCountsArray [snps, 2] of a 0/1 haplotype matrix [n, snps]."""
+  import allel  # pylint: disable=g-import-not-at-top
+  return allel.HaplotypeArray(np.ascontiguousarray(np.asarray(x, np.int8).T)).count_alleles(
+      max_allele=1)
+
+
+# Haplotypes every set's site frequency spectrum is projected to (or fewer, for smaller sets).
+SFS_SIZE = 100
+
+
+def sfs_folded_projected(x: np.ndarray, m: int) -> np.ndarray:
+  """Folded site frequency spectrum of the 0/1 matrix x [n, snps] projected to m haplotypes:
+  the expected number of SNPs whose minor allele a random draw of m of the n haplotypes
+  (without replacement, hypergeometric) carries i times, i = 0..m // 2; sums to the SNP
+  count. Exact, no random draw, so sets of different sizes compare (their raw spectra
+  differ by size alone). At m = n it is scikit-allel's sfs_folded."""
+  import allel  # pylint: disable=g-import-not-at-top
+  n = len(x)
+  if not 1 <= m <= n:
+    raise ValueError(f'cannot project a set of {n} haplotypes to {m}.')
+  ac = allele_counts(x)
+  unfolded_n = allel.sfs(ac[:, 1], n=n)  # SNPs by count k of allele 1, k = 0..n
+  k = np.flatnonzero(unfolded_n)[:, None]  # the counts that occur
+  unfolded_m = unfolded_n[k[:, 0]] @ _hypergeom_pmf(n, k, m, np.arange(m + 1)[None, :])
+  j = np.arange(m + 1)
+  folded = np.zeros(m // 2 + 1)
+  np.add.at(folded, np.minimum(j, m - j), unfolded_m)
+  return folded
+
+
+def _hypergeom_pmf(n: int, k: np.ndarray, m: int, j: np.ndarray) -> np.ndarray:
+  """P(j of k marked among m drawn from n), by log-gamma (scipy's hypergeom.pmf is ~100x
+  slower on these grids); 0 where j is impossible."""
+  from scipy.special import gammaln  # pylint: disable=g-import-not-at-top
+  lc = lambda a, b: gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
+  ok = (j <= k) & (m - j <= n - k)
+  with np.errstate(invalid='ignore'):
+    logp = lc(k, j) + lc(n - k, m - j) - lc(n, m)
+  return np.where(ok, np.exp(np.where(ok, logp, 0)), 0.0)
+
+
+def sfs_distance(a: np.ndarray, b: np.ndarray) -> float:
+  """Total-variation distance between two spectra as distributions over classes (0: equal,
+  1: disjoint)."""
+  return float(0.5 * np.abs(a / a.sum() - b / b.sum()).sum())
+
+
+def nucleotide_diversity(x: np.ndarray, positions: np.ndarray | None = None) -> tuple[float, str]:
+  """(pi, unit). With the SNPs' bp positions on one contig: scikit-allel's
+  sequence_diversity, mean pairwise differences per bp over [first, last position] ('per_bp';
+  the SNPs that are not polymorphic in any set still count their bp). Otherwise the mean over
+  SNPs of the mean pairwise difference ('per_site'). Both are unbiased for sample size."""
+  import allel  # pylint: disable=g-import-not-at-top
+  ac = allele_counts(x)
+  if positions is not None:
+    pos = np.asarray(positions, np.int64)
+    if pos.size > 1 and np.all(np.diff(pos) > 0):
+      return float(allel.sequence_diversity(pos, ac, start=int(pos[0]), stop=int(pos[-1]))), 'per_bp'
+  return float(np.mean(allel.mean_pairwise_difference(ac))), 'per_site'
+
+
+def hudson_fst(x: np.ndarray, y: np.ndarray, blocks: int = 20) -> tuple[float, float]:
+  """(Fst, standard error): Hudson's Fst between two haplotype sets, ratio of averages over the
+  SNPs polymorphic in either (scikit-allel's average_hudson_fst, standard error by block
+  jackknife over `blocks` blocks of adjacent SNPs). ~0 for two samples of one population."""
+  import allel  # pylint: disable=g-import-not-at-top
+  ac1, ac2 = allele_counts(x), allele_counts(y)
+  seg = (ac1[:, 1] + ac2[:, 1] > 0) & (ac1[:, 0] + ac2[:, 0] > 0)
+  if seg.sum() < 2 * blocks:
+    return float('nan'), float('nan')
+  fst, se, _, _ = allel.average_hudson_fst(ac1[seg], ac2[seg], blen=int(seg.sum()) // blocks)
+  return float(fst), float(se)
