@@ -227,6 +227,7 @@ def test_min_maf_filter_matches_numpy_and_provenance(tmp_path):
   np.testing.assert_array_equal(data.open_dataset(tmp_path / 'm').variants['id'], legend[keep, 0])
 
 
+@pytest.mark.slow  # ~12-35 s: converts the 2,504-sample fixture
 def test_blocks_and_slabs_match_scikit_allel(tmp_path, monkeypatch):
   """Many row blocks, column slabs and read spans (small sizes) give the same matrix."""
   monkeypatch.setattr(prepare_lib, 'ROW_BLOCK_SAMPLES', 300)

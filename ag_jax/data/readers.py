@@ -471,8 +471,8 @@ class VczReader:
         ph = (self.phased[v0:v1, s0:s1].read().result()[idx]
               if self.phased is not None else None)
         self._validate(g, ph, cands[j:j1], s0)
-      yield j, j1, np.ascontiguousarray(
-          g[..., :2].transpose(1, 2, 0).reshape(-1, j1 - j)).astype(np.uint8, copy=False)
+      # 0/1 after validation (pass 1 checks every genotype before pass 2 reads unchecked).
+      yield j, j1, g[..., :2].view(np.uint8).transpose(1, 2, 0).reshape(-1, j1 - j)
       j = j1
 
 
