@@ -37,8 +37,10 @@ FORMATS = ('.hapt', '.vcf', '.vcf.gz', '.bcf', '.vcz', '.pgen')
 DIPLOID = ('.vcf', '.vcf.gz', '.bcf', '.vcz', '.pgen')
 # Marker of the files ag_jax writes: the .hapt sidecar's "format" and the VCZ attribute key.
 MARKER = 'ag_jax-synthetic-genomes'
-# Bytes of staged genotypes read per block when writing variant-major formats.
-BLOCK_BYTES = 64 << 20
+# Bytes of staged genotypes read per block when writing variant-major formats, and the
+# fewest SNPs a block holds (whole pages of each row when there are very many haplotypes).
+BLOCK_BYTES = 16 << 20
+MIN_BLOCK_SNPS = 512
 
 
 class OutputError(ValueError):
@@ -313,9 +315,9 @@ def _check_batch(batch, num_snps: int | None, path) -> np.ndarray:
 class _Staged:
   """Haplotype rows appended to a raw uint8 file, read back variant-major in SNP blocks."""
 
-  def __init__(self, genotypes, num_snps: int, tmpdir: str, path):
+  def __init__(self, genotypes, num_snps: int, tmpdir, path, progress: bool = False):
     self.file = os.path.join(tmpdir, 'rows.u8')
-    self.num_snps, self.n = num_snps, 0
+    self.num_snps, self.n, self.path, self.progress = num_snps, 0, path, progress
     with open(self.file, 'wb') as f:
       for batch in _batches(genotypes):
         batch = _check_batch(batch, num_snps, path)
@@ -323,14 +325,28 @@ class _Staged:
         self.n += batch.shape[0]
 
   def blocks(self) -> Iterator[tuple[int, np.ndarray]]:
-    """(first SNP, uint8 [snps in block, haplotypes]) with at most ~BLOCK_BYTES per block."""
+    """(first SNP, uint8 [snps in block, haplotypes]), ~BLOCK_BYTES per block (at least
+    MIN_BLOCK_SNPS SNPs), each row's segment read with its own pread. (A memory map of the
+    file made the kernel map whole rows around each segment: resident memory grew to the
+    size of the matrix.)"""
     if not self.n:
       return
-    rows = np.memmap(self.file, np.uint8, 'r', shape=(self.n, self.num_snps))
-    step = max(1, min(self.num_snps, BLOCK_BYTES // max(self.n, 1)))
-    for j in range(0, self.num_snps, step):
-      yield j, np.ascontiguousarray(rows[:, j:j + step].T)
-    del rows
+    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+    step = min(self.num_snps, max(MIN_BLOCK_SNPS, BLOCK_BYTES // self.n))
+    buf = np.empty((self.n, step), np.uint8)
+    fd = os.open(self.file, os.O_RDONLY)
+    try:
+      with tqdm(total=self.num_snps, unit='SNP', desc=f'writing {pathlib.Path(self.path).name}',
+                disable=not self.progress) as bar:
+        for j in range(0, self.num_snps, step):
+          width = min(step, self.num_snps - j)
+          for i in range(self.n):
+            if os.preadv(fd, [buf[i, :width]], i * self.num_snps + j) != width:
+              raise OSError(f'{self.file}: short read')
+          yield j, np.ascontiguousarray(buf[:, :width].T)
+          bar.update(width)
+    finally:
+      os.close(fd)
 
 
 def _check_diploid(n: int, path):
@@ -376,13 +392,16 @@ def write_hapt(path, genotypes, ids: list[str] | None = None, tag: str = 'AG',
   check_replaceable(path, files=False, fmt='.hapt')
   n = 0
   with atomic_paths(*output_paths(path, '.hapt')) as (tmp, tmp_json):
-    with open(tmp, 'w') as f:
+    with open(tmp, 'wb') as f:
       for batch in _batches(genotypes):
         batch = _check_batch(batch, None, path)
-        text = np.where(batch > 0, '1', '0')
+        # Each row's text `0 1 ...\n`, formatted in numpy (a Python join per row was 50x slower).
+        text = np.full((batch.shape[0], 2 * batch.shape[1]), ord(' '), np.uint8)
+        text[:, 0::2] = (batch > 0).view(np.uint8) + ord('0')
+        text[:, -1] = ord('\n')
         for row in text:
           name = ids[n] if ids is not None else f'{tag}{n}'
-          f.write(f'{tag} {name} {" ".join(row)}\n')
+          f.write(f'{tag} {name} '.encode() + row.tobytes())
           n += 1
     prov = dataclasses.replace(provenance or Provenance(), num_haplotypes=n)
     tmp_json.write_text(json.dumps(prov.as_dict(), indent=2) + '\n')
@@ -457,9 +476,10 @@ def _vcf_to_bcf(src: pathlib.Path, dest: pathlib.Path):
       fout.write(rec)
 
 
-def _stage_vcf(path, genotypes, variants, tmpdir, sample_prefix, provenance, contig_lengths):
+def _stage_vcf(path, genotypes, variants, tmpdir, sample_prefix, provenance, contig_lengths,
+               progress=False):
   """Stages the rows and writes `tmpdir/ags.vcf.gz` (+ .csi); returns (that path, n)."""
-  staged = _Staged(genotypes, len(variants['pos']), tmpdir, path)
+  staged = _Staged(genotypes, len(variants['pos']), tmpdir, path, progress)
   _check_diploid(staged.n, path)
   prov = dataclasses.replace(provenance or Provenance(), num_haplotypes=staged.n)
   vcf = pathlib.Path(tmpdir) / 'ags.vcf.gz'
@@ -470,7 +490,7 @@ def _stage_vcf(path, genotypes, variants, tmpdir, sample_prefix, provenance, con
 
 def write_vcf(path, genotypes, variants: dict[str, np.ndarray], sample_prefix: str = 'AG',
               provenance: Provenance | None = None,
-              contig_lengths: dict[str, int] | None = None) -> int:
+              contig_lengths: dict[str, int] | None = None, progress: bool = False) -> int:
   """Phased diploid VCF: haplotypes 2i and 2i+1 form individual `<prefix><i>`.
 
   `.vcf` is text; `.vcf.gz` is BGZF with a CSI index `<path>.csi` (htslib, through pysam);
@@ -486,7 +506,7 @@ def write_vcf(path, genotypes, variants: dict[str, np.ndarray], sample_prefix: s
     check_sorted(variants, path)
   with _work_dir(path) as tmpdir:
     if fmt == '.vcf':
-      staged = _Staged(genotypes, len(variants['pos']), tmpdir, path)
+      staged = _Staged(genotypes, len(variants['pos']), tmpdir, path, progress)
       _check_diploid(staged.n, path)
       prov = dataclasses.replace(provenance or Provenance(), num_haplotypes=staged.n)
       with atomic_path(path) as tmp:
@@ -495,14 +515,14 @@ def write_vcf(path, genotypes, variants: dict[str, np.ndarray], sample_prefix: s
     with atomic_paths(*output_paths(path)) as (tmp, tmp_index):
       if fmt == '.vcf.gz':
         # Written straight to its final directory, as BGZF, then indexed there.
-        staged = _Staged(genotypes, len(variants['pos']), tmpdir, path)
+        staged = _Staged(genotypes, len(variants['pos']), tmpdir, path, progress)
         _check_diploid(staged.n, path)
         prov = dataclasses.replace(provenance or Provenance(), num_haplotypes=staged.n)
         _write_vcf_text(tmp, staged, variants, sample_prefix, prov, contig_lengths, bgzf=True)
         _index(tmp, tmp_index, fmt)
         return staged.n
       vcf, n = _stage_vcf(path, genotypes, variants, tmpdir, sample_prefix, provenance,
-                          contig_lengths)
+                          contig_lengths, progress)
       _vcf_to_bcf(vcf, tmp)
       _index(tmp, tmp_index, fmt)
       return n
@@ -543,7 +563,7 @@ def write_vcz(path, genotypes, variants: dict[str, np.ndarray], sample_prefix: s
   check_sorted(variants, path)
   with _work_dir(path) as work:
     vcf, n = _stage_vcf(path, genotypes, variants, str(work), sample_prefix, provenance,
-                        contig_lengths)
+                        contig_lengths, progress)
     out = work / 'ags.vcz'
     b2z_vcf.convert([str(vcf)], str(out), worker_processes=0, zarr_format=3,
                     icf_path=str(work / 'icf'), show_progress=progress)
@@ -560,7 +580,7 @@ def write_vcz(path, genotypes, variants: dict[str, np.ndarray], sample_prefix: s
 
 def write_pgen(path, genotypes, variants: dict[str, np.ndarray], sample_prefix: str = 'AG',
                provenance: Provenance | None = None,
-               contig_lengths: dict[str, int] | None = None) -> int:
+               contig_lengths: dict[str, int] | None = None, progress: bool = False) -> int:
   """PLINK 2 fileset: phased hard calls in `.pgen` (pgenlib's PgenWriter), `.pvar` and `.psam`
   as text, each with the provenance as `##` header lines (PLINK 2 skips them in .psam)."""
   import pgenlib  # pylint: disable=g-import-not-at-top
@@ -569,7 +589,7 @@ def write_pgen(path, genotypes, variants: dict[str, np.ndarray], sample_prefix: 
   num_snps = len(variants['pos'])
   with _work_dir(path) as tmpdir, \
        atomic_paths(*output_paths(path)) as (tmp, tmp_pvar, tmp_psam):
-    staged = _Staged(genotypes, num_snps, tmpdir, path)
+    staged = _Staged(genotypes, num_snps, tmpdir, path, progress)
     _check_diploid(staged.n, path)
     num_ind = staged.n // 2
     prov = dataclasses.replace(provenance or Provenance(), num_haplotypes=staged.n)
@@ -607,6 +627,6 @@ def write_genotypes(path, genotypes, variants: dict[str, np.ndarray] | None = No
                      contig_lengths=contig_lengths, progress=progress)
   if fmt == '.pgen':
     return write_pgen(path, genotypes, variants, provenance=provenance,
-                      contig_lengths=contig_lengths)
+                      contig_lengths=contig_lengths, progress=progress)
   return write_vcf(path, genotypes, variants, provenance=provenance,
-                   contig_lengths=contig_lengths)
+                   contig_lengths=contig_lengths, progress=progress)
