@@ -272,8 +272,8 @@ def check_replaceable(path: str | os.PathLike, files: bool = True, fmt: str | No
     raise OutputError(f'{main}: exists and ag_jax did not write it (no ag_jax provenance); it '
                       'is left untouched: remove it yourself or choose another --output.')
   for p in companions:
-    if p.exists() and ours is None:
-      raise OutputError(f'{p}: exists without the {main.name} it belongs to; ag_jax would '
+    if p.exists() and not ours:
+      raise OutputError(f'{p}: exists beside no {main.name} that ag_jax wrote; ag_jax would '
                         'replace it: remove it yourself or choose another --output.')
   if fmt in ('.vcf.gz', '.bcf'):
     tbi = main.with_name(main.name + '.tbi')
