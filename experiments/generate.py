@@ -27,8 +27,10 @@ after writing the AGs: a pipeline stops before they are shared; the user can ins
 Exit status: 0 done, 1 bad input (one `error:` line, nothing written), 3 audit findings.
 """
 
+import gzip
 import os
 import pathlib
+import re
 import sys
 import tempfile
 
@@ -90,22 +92,36 @@ def _check_output_dir(out: pathlib.Path):
           'directory.')
 
 
+def _vcf_contig_lengths(path: str) -> dict[str, int]:
+  """`##contig=<ID=..,length=..>` of a VCF's header (text or gzip; pysam refuses a .vcf.gz
+  that is plain gzip rather than BGZF, as the bundled AGBL4 files are)."""
+  with open(path, 'rb') as f:
+    gz = f.read(2) == b'\x1f\x8b'
+  lengths = {}
+  with (gzip.open(path, 'rt') if gz else open(path)) as f:
+    for line in f:
+      if not line.startswith('##'):
+        break
+      m = re.match(r'##contig=<ID=([^,>]+)(?:,.*?)?,length=(\d+)', line)
+      if m:
+        lengths[m.group(1)] = int(m.group(2))
+  return lengths
+
+
 def _contig_lengths(ds) -> dict[str, int]:
   """Contig lengths from the headers of the dataset's VCF/VCZ sources, where they say them
   (a .hapt/legend source has none; the outputs then name contigs without lengths)."""
   lengths = {}
   for src in ds.metadata.get('sources', []):
     try:
-      if src.lower().endswith(('.vcf', '.vcf.gz', '.bcf')) and os.path.isfile(src):
-        import pysam  # pylint: disable=g-import-not-at-top
-        with pysam.VariantFile(src) as f:
-          lengths.update({c.name: c.length for c in f.header.contigs.values() if c.length})
+      if src.lower().endswith(('.vcf', '.vcf.gz')) and os.path.isfile(src):
+        lengths.update(_vcf_contig_lengths(src))
       elif src.lower().endswith('.vcz') and os.path.isdir(src):
         import zarr  # pylint: disable=g-import-not-at-top
         root = zarr.open_group(src, mode='r')
         if 'contig_length' in root:
           lengths.update(zip(root['contig_id'][:].tolist(), root['contig_length'][:].tolist()))
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError):
       continue  # lengths are optional
   return {str(k): int(v) for k, v in lengths.items()}
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from ag_jax.data import writers
-from conftest import PUBLISHED_RBM, ROOT
+from conftest import AGBL4, HAPT_805, PUBLISHED_RBM, ROOT
 
 GENERATE = str(ROOT / 'experiments' / 'generate.py')
 PROV = writers.Provenance(model='crbm', checkpoint_step=40, seed=7)
@@ -201,6 +201,15 @@ def test_file_modes_follow_the_umask(tmp_path, ds805, real, umask):
       continue
     want = (0o777 if p.is_dir() else 0o666) & ~umask
     assert p.stat().st_mode & 0o777 == want, (p, oct(p.stat().st_mode))
+
+
+def test_contig_lengths_come_from_the_training_vcf_header():
+  """The bundled AGBL4 VCFs are plain gzip (pysam refuses them); their header still gives the
+  length of chromosome 1 for the outputs. A .hapt source gives none."""
+  generate = _load_generate()
+  assert generate._vcf_contig_lengths(str(AGBL4[0])) == {'1': 249250621}
+  ds = types.SimpleNamespace(metadata={'sources': [str(p) for p in AGBL4] + [str(HAPT_805)]})
+  assert generate._contig_lengths(ds) == {'1': 249250621}
 
 
 def test_unsorted_variants_are_refused_for_indexed_outputs(tmp_path, ds805, real):
