@@ -105,7 +105,9 @@ def main(argv):
       g, synth_variants = identity.read_synthetic(path)
       compared = identity.check_same_sites(variants, train.shape[1], synth_variants,
                                            g.shape[1], path)
-      print(f'{path}: {g.shape[0]} haplotypes; {compared} match the real data')
+      print(f'{path}: {g.shape[0]} haplotypes; ' + (
+          'sites (contig, position, REF, ALT) match the real data' if compared == 'sites' else
+          'SNP count matches the real data (no variants table to compare)'))
       # Same file name in several workdirs (runs/crbm/ags.hapt, runs/wgan/ags.hapt), or the
       # trainer's generic name: name by the workdir.
       generic = stems.count(stem) > 1 or stem == 'ags'

@@ -255,9 +255,12 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
                        'writable location.') from e
   tc = config.train
   ckpt = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
+  kept = ckpt.all_steps()
   try:
     state = init_or_restore(setup, ckpt)
   except Exception as e:  # pylint: disable=broad-except
+    if not kept:  # a fresh start: nothing to resume, the error is not about checkpoints
+      raise
     if changed:
       raise ResumeError(
           f'{workdir}: its checkpoints do not fit the new config (changed: '
@@ -265,7 +268,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
           f'config in {workdir / "config.json"}; the workdir is left as it was.') from e
     raise ResumeError(
         f'{ckpt.directory}: no kept checkpoint restores (steps '
-        f'{", ".join(map(str, ckpt.all_steps()))}; the newest fails with '
+        f'{", ".join(map(str, kept))}; the newest fails with '
         f'{ckpt_lib.short_error(e)}): they are damaged or were written by an incompatible '
         'ag_jax. Nothing was changed; to train afresh give a new --workdir.') from e
   if is_main:  # Only once the checkpoint fits: config.json always describes the checkpoints.
