@@ -171,10 +171,12 @@ def main():
          f'--output={store}', '--overwrite', f'--workers={args.workers}']
   print('import:', shlex.join(cmd), flush=True)
   t0 = time.perf_counter()
-  proc = subprocess.Popen(cmd)
+  proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)  # progress bars: stderr
   tree_peak = _poll_tree_rss(proc)
   wall = time.perf_counter() - t0
   r = proc  # returncode set by _poll_tree_rss's wait()
+  out_lines = proc.stdout.read().splitlines()
+  print('\n'.join(out_lines), flush=True)
   # The largest RSS of any one waited-for descendant (the import, or a bio2zarr worker).
   peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
   matrix = n * s
@@ -187,6 +189,7 @@ def main():
                   'cpus': os.cpu_count(), 'python': platform.python_version()},
       'vcf': {'path': str(vcf), 'bytes': vcf.stat().st_size, **sim},
       'import_exit_status': r.returncode,
+      'import_summary': out_lines[-1] if out_lines else '',
       'stored_shape': [meta.get('num_haplotypes'), meta.get('num_snps')],
       'store_bytes': store_bytes,
       'wall_seconds': round(wall, 1),
@@ -199,12 +202,13 @@ def main():
   }
   text = json.dumps(report, indent=2)
   print(text)
-  print(f'\n{n} haplotypes x {s} SNPs: import {wall:.0f} s wall, peak RSS '
+  summary = (f'{n} haplotypes x {s} SNPs: import {wall:.0f} s wall, peak RSS '
         f'{peak / 2**30:.2f} GiB = {peak / matrix:.1%} of the {matrix / 1e9:.2f} GB matrix '
         f'(process tree, sampled: {tree_peak / 2**30:.2f} GiB); target < 25%: '
         f'{"met" if report["target_met"] else "NOT met"}')
+  print('\n' + summary)
   if args.out:
-    pathlib.Path(args.out).write_text(text + '\n')
+    pathlib.Path(args.out).write_text(text + '\n\n' + summary + '\n')
   if store.exists() and meta:
     shutil.rmtree(store)  # the benchmark's own output; the cached VCF stays.
   sys.exit(r.returncode)

@@ -399,7 +399,8 @@ def vcz_sample_ids(vcz: pathlib.Path) -> np.ndarray:
 class VczReader:
   """Streams haplotype blocks of the biallelic SNPs of one VCF Zarr store (bio2zarr layout).
 
-  Reads go through tensorstore in spans of whole variant chunks of at most ~`budget` bytes,
+  Reads go through tensorstore in spans of whole variant chunks of at most ~`budget` bytes
+  (32 MiB of int8 genotypes: the span, its checks and its transposed copy stay near 150 MiB),
   so memory is bounded by the block asked for, never the whole [samples, variants] array.
   """
 
@@ -448,7 +449,7 @@ class VczReader:
                       'Beagle).')
 
   def blocks(self, cands: np.ndarray, s0: int = 0, s1: int | None = None, *,
-             validate: bool = True, budget: int = 64 << 20
+             validate: bool = True, budget: int = 32 << 20
              ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yields (j0, j1, uint8 [2 * (s1 - s0), j1 - j0]) for the SNPs cands[j0:j1].
 
@@ -466,10 +467,12 @@ class VczReader:
       j1 = int(np.searchsorted(records, v0 + span, side='left'))
       v1 = int(records[j1 - 1]) + 1
       idx = records[j:j1] - v0
-      g = self.gt[v0:v1, s0:s1].read().result()[idx]  # int8 [k, S, P]
+      every = idx.size == v1 - v0  # all records of the span kept: no gather copy
+      g = self.gt[v0:v1, s0:s1].read().result()  # int8 [k, S, P]
+      g = g if every else g[idx]
       if validate:
-        ph = (self.phased[v0:v1, s0:s1].read().result()[idx]
-              if self.phased is not None else None)
+        ph = (self.phased[v0:v1, s0:s1].read().result() if self.phased is not None else None)
+        ph = ph if ph is None or every else ph[idx]
         self._validate(g, ph, cands[j:j1], s0)
       # 0/1 after validation (pass 1 checks every genotype before pass 2 reads unchecked).
       yield j, j1, g[..., :2].view(np.uint8).transpose(1, 2, 0).reshape(-1, j1 - j)
