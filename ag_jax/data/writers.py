@@ -484,6 +484,7 @@ def _stage_vcf(path, genotypes, variants, tmpdir, sample_prefix, provenance, con
   prov = dataclasses.replace(provenance or Provenance(), num_haplotypes=staged.n)
   vcf = pathlib.Path(tmpdir) / 'ags.vcf.gz'
   _write_vcf_text(vcf, staged, variants, sample_prefix, prov, contig_lengths, bgzf=True)
+  os.unlink(staged.file)  # the disk it took is free for the conversion that follows
   _index(vcf, pathlib.Path(tmpdir) / 'ags.vcf.gz.csi', '.vcf.gz')
   return vcf, staged.n
 
