@@ -40,7 +40,7 @@ def model_config(name: str = 'crbm') -> ml_collections.ConfigDict:
   m.l2 = 0.0
   m.init_std = 1e-4
   m.window_block = 0  # windows updated together: 0 = auto (cache-sized blocks), -1 = all
-  m.matmul_dtype = 'float32'  # 'bfloat16' on accelerators (0/1 units are exact)
+  m.matmul_dtype = 'auto'  # bf16 (hi/lo weights) if fast: AMX/AVX512-BF16, GPU, TPU; else float32
   # How AGs are drawn (design.md "Known pitfalls"): sweeps per window, start state, annealing.
   m.sample_sweeps = 2000  # measured: 500 -> AF r 0.975, 2000 -> 0.998 (805 data)
   m.sample_init = 'freq'  # 'freq': Bernoulli(training allele frequency) starts; 'uniform'

@@ -31,9 +31,11 @@ def _exact(params, clamp_idx=(), clamp_val=(), hidden='bernoulli'):
   return p @ states, np.einsum('s,si,sj->ij', p, states, states)
 
 
-def _sample(params, n, clamp_mask=None, clamp_values=None, hidden='bernoulli'):
+def _sample(params, n, clamp_mask=None, clamp_values=None, hidden='bernoulli', num_fixed=0,
+            dtype='float32'):
   v0 = rbm.random_visible(jax.random.key(1), (n, V))
-  run = jax.jit(lambda v, k: rbm.run(params, v, k, 300, clamp_mask, clamp_values, hidden=hidden))
+  run = jax.jit(lambda v, k: rbm.run(params, v, k, 300, clamp_mask, clamp_values, hidden=hidden,
+                                     num_fixed=num_fixed, dtype=dtype))
   return np.asarray(run(v0, jax.random.key(2)), np.float64)
 
 
@@ -86,6 +88,72 @@ def test_relu_hidden_draws_match_scipy_truncnorm(beta):
                                  rtol=1e-4)
 
 
+@pytest.mark.parametrize('hidden', ['bernoulli', 'relu'])
+def test_bf16_split_sampler_matches_exact_enumeration(hidden):
+  """The hi/lo bf16 matmuls sample the f32 model: marginals within the exact-enumeration
+  test's tolerances (pre-activation errors are bounded in the next test)."""
+  params = _params(7 if hidden == 'relu' else 0)
+  mean, second = _exact(params, hidden=hidden)
+  _check(_sample(params, 4000, hidden=hidden, dtype='bfloat16_split'), mean, second,
+         np.ones(V, bool))
+
+
+def test_bf16_split_preactivations_are_within_16_bits_of_f32(ds805):
+  """Real haplotypes x weights of a trained model's scale: the hi/lo split's pre-activations
+  are within 2^-15 of sum |v_i w_ij| of f32 (0/1 visibles; continuous hiddens with the split
+  left operand too), 100x closer than one bf16 pass."""
+  v = jnp.asarray(ds805.read_split('train')[:256, :400], jnp.float32)
+  k1, k2 = jax.random.split(jax.random.key(0))
+  w = 0.3 * jax.random.normal(k1, (400, 256))
+  params = rbm.RBMParams(w, jnp.zeros(400), jnp.zeros(256))
+  h = rbm.sample_hidden(k2, rbm.hidden_logits(params, v), 'relu')
+  cases = [('v', lambda d: rbm.hidden_logits(params, v, d), jnp.abs(v) @ jnp.abs(w)),
+           ('h', lambda d: rbm.visible_logits(params, h, d), jnp.abs(h) @ jnp.abs(w.T))]
+  for name, fn, scale in cases:
+    exact = np.asarray(fn('float32'), np.float64)
+    err_split = np.abs(np.asarray(fn('bfloat16_split')) - exact) / np.asarray(scale)
+    err_bf16 = np.abs(np.asarray(fn('bfloat16')) - exact) / np.asarray(scale)
+    assert err_split.max() < 2.0 ** -15, name
+    assert np.median(err_bf16) > 100 * np.median(err_split), name
+
+
+def test_matmul_dtype_auto_and_bad_values():
+  assert rbm.matmul_precision('auto') in rbm.MATMUL_PRECISIONS
+  assert rbm.matmul_precision(jnp.bfloat16) == 'bfloat16'
+  with pytest.raises(ValueError, match="matmul_dtype='float16'"):
+    rbm.matmul_precision('float16')
+  with pytest.raises(rbm_family.ConfigError, match='config.model.matmul_dtype'):
+    rbm_family.check_config(_Cfg(matmul_dtype='f32'))
+
+
+def test_ndtri_and_ndtr_match_scipy_over_float32_range():
+  """The fast normal quantile (Acklam) and CDF (erfc) against scipy in float64: relative error
+  under 2e-4 from p = 1e-37 to 1 - 1e-7 (the sampler's whole range), under 1e-5 for the CDF."""
+  from scipy import special as sp  # pylint: disable=g-import-not-at-top
+  p = np.concatenate([np.logspace(-37, -1, 2000), np.linspace(0.01, 0.99, 2000),
+                      1 - np.logspace(-7, -1, 500)]).astype(np.float32)
+  ref = sp.ndtri(p.astype(np.float64))
+  got = np.asarray(rbm.ndtri(jnp.asarray(p)), np.float64)
+  assert np.all(np.abs(got - ref) <= 2e-4 * np.maximum(np.abs(ref), 1e-2))
+  x = np.linspace(-10, 8, 5000).astype(np.float32)
+  ref = sp.ndtr(x.astype(np.float64))
+  np.testing.assert_allclose(np.asarray(rbm.ndtr(jnp.asarray(x)), np.float64), ref, rtol=1e-5)
+
+
+def test_random_bits_are_uniform_and_key_dependent():
+  """Hashed-counter bits: each of the 32 bit positions is 1 half the time, neighbouring words
+  are uncorrelated, another key gives another stream, the same key the same one."""
+  k1, k2 = jax.random.split(jax.random.key(0))
+  b = np.asarray(rbm.random_bits(k1, (1 << 20,)))
+  ones = np.unpackbits(b.view(np.uint8)).reshape(-1, 32).mean(0)
+  assert np.abs(ones - 0.5).max() < 5 * 0.5 / np.sqrt(b.size)
+  u = (b >> 8).astype(np.float64) / 2 ** 24
+  assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 5 / np.sqrt(b.size)
+  k1_again = jax.random.split(jax.random.key(0))[0]
+  np.testing.assert_array_equal(b, np.asarray(rbm.random_bits(k1_again, (1 << 20,))))
+  assert np.mean(b == np.asarray(rbm.random_bits(k2, (1 << 20,)))) < 1e-4
+
+
 def test_unknown_hidden_type_is_one_clear_error():
   with pytest.raises(ValueError, match="hidden='gauss'"):
     rbm.free_energy(_params(), jnp.zeros((1, V)), 'gauss')
@@ -128,13 +196,14 @@ def test_sharpened_last_draw_matches_exact():
                                 np.asarray(run(v0, jax.random.key(2), None)))
 
 
-def test_clamped_sampler_matches_exact_conditional():
+@pytest.mark.parametrize('num_fixed', [0, 5])  # 5: the clamped head skipped by the sweeps
+def test_clamped_sampler_matches_exact_conditional(num_fixed):
   params = _params(3)
   idx, val = tuple(range(5)), (1, 0, 1, 1, 0)
   mean, second = _exact(params, idx, val)
   mask = jnp.arange(V) < 5
   values = jnp.zeros(V).at[:5].set(jnp.array(val, jnp.float32))
-  samples = _sample(params, 4000, mask, values)
+  samples = _sample(params, 4000, mask, values, num_fixed=num_fixed)
   np.testing.assert_array_equal(samples[:, :5], np.broadcast_to(val, (4000, 5)))
   _check(samples, mean, second, np.arange(V) >= 5)
 
@@ -194,8 +263,10 @@ def test_vmapped_window_step_equals_separate_windows(ds805, block):
   clamp = lay.pin_mask | lay.pad_mask
   for w in range(lay.num_windows):
     p_w = jax.tree.map(lambda a: a[w], state.params)
+    # Windows 1.. skip their pinned half in the sweeps (num_fixed), as the step does.
     grad, chains = crbm.window_gradient(p_w, data[w], state.chains[w], keys[w], jnp.asarray(clamp[w]),
-                                        gibbs_steps=3, centred=True, l2=0.0, persistent=True)
+                                        gibbs_steps=3, centred=True, l2=0.0, persistent=True,
+                                        num_fixed=lay.half if w else 0)
     expected = jax.tree.map(lambda p, g: p + 0.05 * g, p_w, grad)  # plain SGD ascent
     for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(jax.tree.map(lambda a: a[w], new.params))):
       np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -98,18 +98,20 @@ def window_keys(key: jax.Array, num_windows: int) -> jax.Array:
 def window_gradient(params: rbm.RBMParams, data: jax.Array, chains: jax.Array, key: jax.Array,
                     clamp_mask: jax.Array, *, gibbs_steps: int, centred: bool, l2: float,
                     persistent: bool, dtype=jnp.float32, hidden: str = 'bernoulli',
-                    restart_p: float | jax.Array = 0.5):
+                    restart_p: float | jax.Array = 0.5, num_fixed: int = 0):
   """One window's update direction. data [B, W], chains [B, W] (persistent state).
 
   The negative chains start from the persistent state (PCD) or, restarted every minibatch,
   from Bernoulli(restart_p) noise (0.5: the original code's uniform restart; the training
   allele frequencies [W]: the sampler's start, so k training sweeps match k sampling sweeps),
   have their clamped visibles set to the data (pinned half) or 0 (padding), and run
-  `gibbs_steps` sweeps. Returns (grad, new chains).
+  `gibbs_steps` sweeps. num_fixed (static): clamp_mask covers the first num_fixed visibles
+  (a window's pinned half), so the sweeps skip them (rbm.run). Returns (grad, new chains).
   """
   k_init, k_run = jax.random.split(key)
   start = chains if persistent else rbm.random_visible(k_init, chains.shape, restart_p)
-  v_neg = rbm.run(params, start, k_run, gibbs_steps, clamp_mask, data, dtype=dtype, hidden=hidden)
+  v_neg = rbm.run(params, start, k_run, gibbs_steps, clamp_mask, data, dtype=dtype, hidden=hidden,
+                  num_fixed=num_fixed)
   grad = rbm.gradient(params, data, v_neg, centred=centred, l2=l2, dtype=dtype, hidden=hidden)
   return grad, v_neg
 
@@ -133,11 +135,11 @@ def sample(params: rbm.RBMParams, layout: Layout, key: jax.Array, num: int, *, n
   keys = window_keys(key, layout.num_windows)
   take = lambda tree, i: jax.tree.map(lambda a: a[i], tree)
 
-  def window_sample(params_w, k, p_w, clamp_mask, clamp_values):
+  def window_sample(params_w, k, p_w, clamp_mask, clamp_values, num_fixed=0):
     k_init, k_run = jax.random.split(k)
     v = rbm.random_visible(k_init, (num, w_), p_w)
     return rbm.run(params_w, v, k_run, num_sweeps, clamp_mask, clamp_values, beta_start, dtype,
-                   beta_end, hidden, final_beta)
+                   beta_end, hidden, final_beta, num_fixed)
 
   first = window_sample(take(params, 0), keys[0], p0[0], pad[0], jnp.zeros((num, w_)))
   if layout.num_windows == 1:
@@ -146,7 +148,7 @@ def sample(params: rbm.RBMParams, layout: Layout, key: jax.Array, num: int, *, n
   def step(prev, xs):
     params_w, k, p_w, pad_w, pin_w = xs
     values = jnp.concatenate([prev[:, h_:], jnp.zeros((num, w_ - h_))], axis=1)
-    v = window_sample(params_w, k, p_w, pad_w | pin_w, values)
+    v = window_sample(params_w, k, p_w, pad_w | pin_w, values, h_)  # first half pinned
     return v, v[:, h_:]
 
   rest = jax.tree.map(lambda a: a[1:], (params, keys, p0, pad, pin))

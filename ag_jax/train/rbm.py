@@ -34,8 +34,9 @@ def layout(config, info) -> crbm.Layout:
   return crbm.make_layout(info.num_snps, window)
 
 
-def _dtype(config):
-  return jnp.bfloat16 if config.model.matmul_dtype == 'bfloat16' else jnp.float32
+def _dtype(config) -> str:
+  """`model.matmul_dtype` resolved to one of rbm.MATMUL_PRECISIONS ('auto': by hardware)."""
+  return rbm.matmul_precision(getattr(config.model, 'matmul_dtype', 'float32'))
 
 
 def learning_rate(config) -> float | optax.Schedule:
@@ -70,6 +71,7 @@ def check_config(config) -> None:
   m = config.model
   try:
     rbm.check_hidden(getattr(m, 'hidden', 'bernoulli'))
+    _dtype(config)
     restart_init(config)
     precondition(config)
     optimizer(config)  # also builds the learning-rate schedule, so checks lr_decay
@@ -182,21 +184,34 @@ def make_train_step(config, info) -> Callable:
   restart_p = restart_probabilities(config, info, lay)  # [n_w, W]
   scale = gradient_scale(config, info, lay)  # [n_w, W] or None
 
-  def per_window(params, data, chains, key, clamp_w, restart_w):
+  def per_window(params, data, chains, key, clamp_w, restart_w, num_fixed=0):
     return crbm.window_gradient(params, data, chains, key, clamp_w, gibbs_steps=m.gibbs_steps,
                                 centred=m.centred, l2=m.l2, persistent=m.persistent, dtype=dtype,
-                                hidden=hidden, restart_p=restart_w)
+                                hidden=hidden, restart_p=restart_w, num_fixed=num_fixed)
 
   block = window_block(config, lay)
+  mesh = getattr(config, 'mesh', None)
+  # Windows 1.. have their first half pinned: their sweeps skip it (rbm.run num_fixed), so
+  # window 0 runs on its own. Not with windows sharded over devices (one even split).
+  skip_pinned = lay.num_windows > 1 and (mesh is None or mesh.window == 1)
+
+  def all_windows(xs, num_fixed, n):
+    fn = lambda *a: per_window(*a, num_fixed=num_fixed)
+    if min(block, n) < n:  # blocks of windows in turn: each block's chains stay in cache
+      return jax.lax.map(lambda a: fn(*a), xs, batch_size=min(block, n))
+    return jax.vmap(fn)(*xs)
 
   def train_step(state: RBMState, batch: jax.Array, key: jax.Array):
     data = crbm.to_windows(lay, batch.astype(jnp.float32))  # [n_w, B, W]
     keys = crbm.window_keys(key, lay.num_windows)
     xs = (state.params, data, state.chains, keys, clamp, restart_p)
-    if block < lay.num_windows:  # blocks of windows in turn: each block's chains stay in cache
-      grads, chains = jax.lax.map(lambda a: per_window(*a), xs, batch_size=block)
+    if skip_pinned:
+      g0, c0 = per_window(*jax.tree.map(lambda a: a[0], xs))
+      rest, c_rest = all_windows(jax.tree.map(lambda a: a[1:], xs), lay.half, lay.num_windows - 1)
+      grads = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), g0, rest)
+      chains = jnp.concatenate([c0[None], c_rest])
     else:
-      grads, chains = jax.vmap(per_window)(*xs)
+      grads, chains = all_windows(xs, 0, lay.num_windows)
     if scale is not None:
       grads = grads._replace(w=grads.w * scale[..., None], vb=grads.vb * scale)
     neg = jax.tree.map(lambda g: -g, grads)  # optax minimises; the gradient is an ascent.
