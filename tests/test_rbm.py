@@ -276,6 +276,16 @@ def test_vmapped_window_step_equals_separate_windows(ds805, block):
                                   np.asarray(data[w])[:, clamp[w] & ~lay.pad_mask[w]])
 
 
+def test_leading_pinned_counts_the_prefix_pinned_in_every_window():
+  lay = crbm.make_layout(805, 400)
+  assert rbm_family.leading_pinned(lay.pin_mask[:1]) == 0
+  assert rbm_family.leading_pinned(lay.pin_mask[1:]) == 200
+  one = np.zeros((1, 10), bool)
+  one[0, :6] = True  # a single window pinned on its first 6 visibles (the peer harness's c2)
+  assert rbm_family.leading_pinned(one) == 6
+  assert rbm_family.leading_pinned(one[:0]) == 0
+
+
 def test_restart_from_allele_frequencies_starts_where_the_sampler_does(ds805):
   """persistent=False with restart_init='freq': each minibatch's negative chains start from
   Bernoulli(train allele frequency), the sampler's own start, not the original 0.5 noise.

@@ -11,9 +11,10 @@ Hidden units are Bernoulli (`hidden='bernoulli'`) or ReLU (`hidden='relu'`, the 
 RBM's "RELU" mode): h >= 0 with energy term h^2/2, so p(h|v) is Normal(mu, 1) truncated to
 [0, inf), mu = v W + c. Marginalising ReLU hiddens gives a free energy quadratic in mu, so each
 hidden unit contributes a continuous direction, like a principal component, instead of an
-on/off feature; that is the usual reason to use them for population structure. With
-`dtype=bfloat16` the ReLU values enter the h -> v matmul rounded to 8 mantissa bits (exact only
-for 0/1 units).
+on/off feature; that is the usual reason to use them for population structure.
+
+Matmul precision (`dtype`, MATMUL_PRECISIONS), random bits (hashed counters) and the fast
+normal quantile: docs/perf_gibbs.md.
 """
 
 from __future__ import annotations

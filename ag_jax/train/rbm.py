@@ -13,6 +13,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
+import numpy as np
 import optax
 
 from ag_jax.config_base import ConfigError, check_positive
@@ -172,6 +173,12 @@ def restart_probabilities(config, info, lay: crbm.Layout) -> jax.Array:
   return crbm.per_snp_to_windows(lay, info.allele_freq)
 
 
+def leading_pinned(pin_mask) -> int:
+  """Visibles pinned at the start of every row of pin_mask (numpy bool [n, W]); 0 if no rows."""
+  pinned = np.asarray(pin_mask).all(0) if len(pin_mask) else np.zeros(0, bool)
+  return int(pinned.size if pinned.all() else np.argmin(pinned))
+
+
 def make_train_step(config, info) -> Callable:
   lay = layout(config, info)
   m = config.model
@@ -191,9 +198,12 @@ def make_train_step(config, info) -> Callable:
 
   block = window_block(config, lay)
   mesh = getattr(config, 'mesh', None)
-  # Windows 1.. have their first half pinned: their sweeps skip it (rbm.run num_fixed), so
-  # window 0 runs on its own. Not with windows sharded over devices (one even split).
-  skip_pinned = lay.num_windows > 1 and (mesh is None or mesh.window == 1)
+  # Pinned visibles at the start of a window are skipped by the sweeps (rbm.run num_fixed): the
+  # first half of windows 1.. (window 0 then runs on its own), or whatever prefix a layout pins
+  # in every window. Not with windows sharded over devices (one even split).
+  fixed_0, fixed_rest = leading_pinned(lay.pin_mask[:1]), leading_pinned(lay.pin_mask[1:])
+  skip_pinned = (lay.num_windows > 1 and fixed_0 != fixed_rest
+                 and (mesh is None or mesh.window == 1))
 
   def all_windows(xs, num_fixed, n):
     fn = lambda *a: per_window(*a, num_fixed=num_fixed)
@@ -207,11 +217,13 @@ def make_train_step(config, info) -> Callable:
     xs = (state.params, data, state.chains, keys, clamp, restart_p)
     if skip_pinned:
       g0, c0 = per_window(*jax.tree.map(lambda a: a[0], xs))
-      rest, c_rest = all_windows(jax.tree.map(lambda a: a[1:], xs), lay.half, lay.num_windows - 1)
+      rest, c_rest = all_windows(jax.tree.map(lambda a: a[1:], xs), fixed_rest,
+                                 lay.num_windows - 1)
       grads = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), g0, rest)
       chains = jnp.concatenate([c0[None], c_rest])
     else:
-      grads, chains = all_windows(xs, 0, lay.num_windows)
+      fixed = leading_pinned(lay.pin_mask) if mesh is None or mesh.window == 1 else 0
+      grads, chains = all_windows(xs, fixed, lay.num_windows)
     if scale is not None:
       grads = grads._replace(w=grads.w * scale[..., None], vb=grads.vb * scale)
     neg = jax.tree.map(lambda g: -g, grads)  # optax minimises; the gradient is an ascent.
