@@ -35,6 +35,11 @@ def default_workdir(config_arg: str) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  try:  # ml_collections defers a config file's load error to the first access
+    _CONFIG.value.get('model')
+  except OSError as e:
+    why = str(e).strip().splitlines()[-1].strip()
+    _fail(f'--config={_config_arg()}: cannot load it ({why}); give configs/<model>.py[:variant].')
   logging.set_verbosity(logging.WARNING)  # absl (Orbax is chatty at INFO)
   handler = std_logging.StreamHandler()
   handler.setFormatter(std_logging.Formatter('%(asctime)s %(levelname)s %(message)s', '%H:%M:%S'))
@@ -79,7 +84,10 @@ def _parse_flags(argv):
   try:
     return flags.FLAGS(argv)
   except (flags.Error, AttributeError, KeyError, ValueError, TypeError) as e:
-    msg = ' '.join(str(e).replace('\\n', ' ').replace("\\'", "'").split()).replace("'", '')
+    text = str(e)
+    if 'Traceback (most recent call last)' in text:  # the config file's own error, embedded
+      text = text.split(': Error', 1)[0] + ': ' + text.strip().splitlines()[-1].strip()
+    msg = ' '.join(text.replace('\\n', ' ').replace("\\'", "'").split()).replace("'", '')
     _fail(f'bad command line: {msg}')
 
 

@@ -519,10 +519,17 @@ def test_a_workdir_with_other_content_is_refused_untouched(tmp_path):
     ('--config.sample.num_samples=0', 'config.sample.num_samples=0: use 1 or more'),
     ('--config.data.path=/no/such/store', '/no/such/store: no such dataset directory'),
     ('--config.model.name=vae', "config.model.name='vae': known models are"),
+    ('--config=configs/nope.py', 'configs/nope.py: cannot load it'),
+    ('--config=configs/crbm.py:tset', 'unknown variant tset; known: test'),
 ])
 def test_a_new_users_flag_mistake_is_one_error_line(tmp_path, flag, says):
   wd = tmp_path / 'run'
-  r = subprocess.run(_cmd('crbm.py:test', wd)[:4] + [flag], capture_output=True, text=True)
+  cmd = _cmd('crbm.py:test', wd)[:4]
+  if flag.startswith('--config='):
+    cmd = [cmd[0], cmd[1], f'--config={ROOT / flag.split("=")[1]}', cmd[3]]
+  else:
+    cmd.append(flag)
+  r = subprocess.run(cmd, capture_output=True, text=True)
   assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr[-3000:]
   assert r.stderr.count('\n') == 1 and r.stderr.startswith('error: ') and says in r.stderr, r.stderr
   assert not wd.exists()

@@ -113,6 +113,9 @@ def build(config, dataset: data_lib.Dataset | None = None) -> Setup:
   check_positive(config.train, ('num_steps', 'batch_size', 'log_every', 'checkpoint_every',
                                 'keep_checkpoints', 'signal_check_every'), 'train')
   check_positive(config.sample, ('num_samples', 'batch_size'), 'sample')
+  if config.evaluate.get('at_end', False) and int(config.sample.num_samples) < 2:
+    raise ConfigError(f'config.sample.num_samples={config.sample.num_samples}: the evaluation '
+                      'at the end (evaluate.at_end) compares pairs of AGs; use 2 or more.')
   if int(config.train.get('sample_every', 0)) < 0:
     raise ConfigError(f'config.train.sample_every={config.train.sample_every}: use 0 (never) '
                       'or a multiple of train.log_every.')
