@@ -1,7 +1,14 @@
 r"""WGAN-GP train-step time per haplotype and memory for 805, 16,383 and 65,535 SNPs.
 
   python benchmarks/wgan_step.py [--snps=805,16383,65535] [--batch=8] [--channels=10]
-      [--critic_iter=10] [--unroll_critic=1] [--conv=matmul,lax] [--cores=1,2] [--max_latent=4,16]
+      [--critic_iter=10] [--compute_dtype=float32,auto] [--unroll_critic=0|1]
+      [--critic_microbatch=K] [--remat=0|1] [--conv=matmul,lax] [--cores=1,2] [--max_latent=4,16]
+
+--compute_dtype times each `model.compute_dtype` side by side ('float32': f32 matmul
+convolutions; 'auto': the default, bf16 operands with f32 accumulation on backends fast at it)
+and prints the step-time ratio first / last. --unroll_critic, --critic_microbatch and --remat
+default to configs/wgan.py's values; setting one applies it to every measurement of the run.
+The header names the machine, jax and the commit.
 
 One step = critic_iter critic updates (each on batch packed samples of pack_m haplotypes)
 plus one generator update, as the paper. Times are medians after compilation. Each SNP count
@@ -45,7 +52,8 @@ from ag_jax.train import adversarial  # pylint: disable=wrong-import-position
 from ag_jax.train.loop import DataInfo  # pylint: disable=wrong-import-position
 
 
-def get_config(channels, batch, critic_iter, unroll=True, conv='matmul', max_latent=4):
+def get_config(channels, batch, critic_iter, conv='matmul', max_latent=4, compute_dtype='auto',
+               **overrides):
   import importlib.util  # pylint: disable=g-import-not-at-top
   path = pathlib.Path(__file__).parent.parent / 'configs' / 'wgan.py'
   spec = importlib.util.spec_from_file_location('wgan_cfg', path)
@@ -55,17 +63,29 @@ def get_config(channels, batch, critic_iter, unroll=True, conv='matmul', max_lat
   c.unlock()
   c.model.channels, c.model.batch_size, c.model.critic_iter = channels, batch, critic_iter
   c.train.batch_size = critic_iter * c.model.pack_m * batch
-  c.model.unroll_critic = unroll
   c.model.conv = conv
   c.model.max_latent = max_latent
+  c.model.compute_dtype = compute_dtype
+  c.model.ema_decay = 0.0  # as the side-by-side harness
+  for k, v in overrides.items():
+    if v is not None:
+      c.model[k] = type(c.model[k])(v)
   return c
 
 
+def _commit() -> str:
+  try:
+    return subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=pathlib.Path(__file__).parent,
+                          check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+  except (OSError, subprocess.CalledProcessError):
+    return 'unknown'
+
+
 def print_ratios(n, steps, axes, compared):
-  """Step-time ratios, one axis at a time: for each axis (conv, cores, latent) whose two
+  """Step-time ratios, one axis at a time: for each axis (conv, cores, latent, dtype) whose two
   compared values were both measured, first / second at every setting of the other axes.
 
-  steps maps (conv, cores, latent) to ms per haplotype; axes maps each axis to the values run;
+  steps maps (conv, cores, latent, dtype) to ms per haplotype; axes maps each axis to the values run;
   compared maps it to the pair (first, second). Settings of an axis run at one value only are
   left out of the label.
   """
@@ -91,8 +111,13 @@ def main():
   ap.add_argument('--batch', type=int, default=8)
   ap.add_argument('--channels', type=int, default=10)
   ap.add_argument('--critic_iter', type=int, default=10)
-  ap.add_argument('--unroll_critic', type=int, default=1,
-                  help='1: unrolled critic scan (fast on CPU, slow to compile); 0: rolled')
+  ap.add_argument('--unroll_critic', type=int, default=None,
+                  help='1: unrolled critic updates (slow to compile); 0: scanned; default: config')
+  ap.add_argument('--critic_microbatch', type=int, default=None,
+                  help='model.critic_microbatch (0: whole batch); default: config')
+  ap.add_argument('--remat', type=int, default=None, help='model.remat 0/1; default: config')
+  ap.add_argument('--compute_dtype', default='float32,auto',
+                  help='comma-separated model.compute_dtype values, each timed')
   ap.add_argument('--conv', default='matmul,lax',
                   help='comma-separated: matmul (the model as written), lax (flax convolutions)')
   ap.add_argument('--cores', default='',
@@ -105,6 +130,9 @@ def main():
   args = ap.parse_args()
   sizes = args.snps.split(',')
   forms = args.conv.split(',')
+  dtypes = args.compute_dtype.split(',')
+  if any(d not in adversarial.wgan_lib.COMPUTE_DTYPES for d in dtypes):
+    ap.error(f'--compute_dtype={args.compute_dtype}: use float32, bfloat16, auto')
   if any(f not in adversarial.wgan_lib.CONV_FORMS for f in forms):
     ap.error(f'--conv={args.conv}: use matmul, lax or both')
   available = sorted(os.sched_getaffinity(0))
@@ -120,46 +148,60 @@ def main():
     ap.error(f'--max_latent={args.max_latent}: use comma-separated integers, e.g. 4,16')
   if any(k < 4 for k in latents):
     ap.error(f'--max_latent={args.max_latent}: each must be >= 4 (the paper\'s latent)')
+  overrides = {'unroll_critic': args.unroll_critic, 'critic_microbatch': args.critic_microbatch,
+               'remat': args.remat}
   if not args.child:
-    print(machine())
+    c = get_config(args.channels, args.batch, args.critic_iter, **overrides)
+    print({**machine(), 'commit': _commit()})
     print(f'channels {args.channels}, batch {args.batch} packed x 3, critic_iter {args.critic_iter}, '
-          f'unroll_critic {args.unroll_critic}')
-    print(f'{"snps":>7} {"conv":>6} {"cores":>5} {"latent":>6} {"padded":>7} {"haps/step":>9} {"compile s":>9} '
-          f'{"step s":>8} {"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}', flush=True)
+          f'unroll_critic {c.model.unroll_critic}, critic_microbatch {c.model.critic_microbatch}, '
+          f'remat {c.model.remat}; compute_dtype auto = {adversarial.compute_dtype(c)} here')
+    print(f'{"snps":>7} {"conv":>6} {"cores":>5} {"latent":>6} {"dtype":>8} {"padded":>7} {"haps/step":>9} '
+          f'{"compile s":>9} {"step s":>8} {"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}',
+          flush=True)
     argv = [a for a in sys.argv[1:]
-            if not a.startswith(('--snps', '--conv', '--cores', '--max_latent'))]
+            if not a.startswith(('--snps', '--conv', '--cores', '--max_latent', '--compute_dtype'))]
     for n in sizes:
-      steps = {}  # (conv, cores, max_latent) -> ms per haplotype
+      steps = {}  # (conv, cores, max_latent, dtype) -> ms per haplotype
       for form in forms:
         for lat in latents:
           for k in cores:
-            pin = [] if k is None else [f'--pin={",".join(map(str, available[:k]))}']
-            out = subprocess.run(
-                [sys.executable, __file__, f'--snps={n}', f'--conv={form}', f'--max_latent={lat}',
-                 '--child', *pin, *argv],
-                check=False, stdout=subprocess.PIPE, text=True).stdout
-            print(out, end='', flush=True)
-            fields = out.split()
-            if len(fields) >= 9:
-              steps[form, k, lat] = float(fields[8])  # ms per haplotype: the same batch, more digits
-      print_ratios(n, steps, {'conv': forms, 'cores': cores, 'latent': latents},
+            for dt in dtypes:
+              pin = [] if k is None else [f'--pin={",".join(map(str, available[:k]))}']
+              out = subprocess.run(
+                  [sys.executable, __file__, f'--snps={n}', f'--conv={form}', f'--max_latent={lat}',
+                   f'--compute_dtype={dt}', '--child', *pin, *argv],
+                  check=False, stdout=subprocess.PIPE, text=True).stdout
+              print(out, end='', flush=True)
+              fields = out.split()
+              if len(fields) >= 10:
+                steps[form, k, lat, dt] = float(fields[9])  # ms per haplotype: more digits
+      print_ratios(n, steps, {'conv': forms, 'cores': cores, 'latent': latents, 'dtype': dtypes},
                    {'conv': ('lax', 'matmul'), 'cores': (cores[0], cores[-1]),
-                    'latent': (latents[0], latents[-1])})
+                    'latent': (latents[0], latents[-1]), 'dtype': (dtypes[0], dtypes[-1])})
     return
   for n in map(int, sizes):
-    config = get_config(args.channels, args.batch, args.critic_iter, bool(args.unroll_critic),
-                        forms[0], latents[0])
+    config = get_config(args.channels, args.batch, args.critic_iter, forms[0], latents[0],
+                        dtypes[0], **overrides)
     info = DataInfo(n, np.full(n, 0.3, np.float32), None, 1000)
     state = jax.jit(lambda k: adversarial.create_state(config, info, k))(jax.random.key(0))
     batch = jax.random.bernoulli(jax.random.key(1), 0.3, (config.train.batch_size, n)).astype(np.uint8)
     t0 = time.time()
-    step = jax.jit(adversarial.make_train_step(config, info)).lower(state, batch, jax.random.key(2)).compile()
+    step = jax.jit(adversarial.make_train_step(config, info), donate_argnums=0).lower(
+        state, batch, jax.random.key(2)).compile()
     compile_s = time.time() - t0
-    t = median_time(lambda: step(state, batch, jax.random.key(2)), repeats=args.repeats)
+    holder = [state]  # donated, as the training loop and the side-by-side harness do
+
+    def call():
+      holder[0], metrics = step(holder[0], batch, jax.random.key(2))
+      return holder[0], metrics
+    t = median_time(call, repeats=args.repeats)
     haps = config.train.batch_size
     mem = compiled_memory_gib(step)
     padded = adversarial.wgan_lib.pyramid_for(n, config.model.max_latent).length
-    print(f'{n:>7} {forms[0]:>6} {len(os.sched_getaffinity(0)):>5} {latents[0]:>6} {padded:>7} {haps:>9} {compile_s:>9.1f} {t:>8.2f} {1000 * t / haps:>12.2f} '
+    print(f'{n:>7} {forms[0]:>6} {len(os.sched_getaffinity(0)):>5} {latents[0]:>6} '
+          f'{adversarial.compute_dtype(config):>8} {padded:>7} {haps:>9} {compile_s:>9.1f} '
+          f'{t:>8.2f} {1000 * t / haps:>12.2f} '
           f'{mem if mem is not None else float("nan"):>8.2f} {peak_rss_gib():>12.2f}', flush=True)
 
 

@@ -64,6 +64,18 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # memory) or 'lax' (flax.linen.Conv / ConvTranspose). Unmeasured on GPU/TPU: run
   # benchmarks/wgan_step.py --conv=matmul,lax there before a long job.
   m.conv = 'matmul'
+  # Operand dtype of the matmul convolutions: 'bfloat16' (bf16 operands, f32 accumulation,
+  # f32 weights, normalisation and optimizer), 'float32', or 'auto' = bfloat16 where the
+  # backend is fast at it (GPU, TPU, CPUs with AMX / AVX512-BF16), else float32.
+  # docs/perf_wgan.md has the measurements.
+  m.compute_dtype = 'auto'
+  # Critic updates in chunks of this many packed samples (0 = the whole batch at once): the
+  # same loss and gradient (every term is per sample), the activations of one chunk held
+  # instead of the batch's. docs/perf_wgan.md.
+  m.critic_microbatch = 0
+  # Generator update rematerialised (jax.checkpoint): only the convolutions' outputs are kept
+  # for the backward pass, the elementwise rest is recomputed. docs/perf_wgan.md.
+  m.remat = False
   # AGs come from a moving average of the generator weights (0 = the last weights). Measured
   # on the 805 data: the mean of checkpoints 4,000-6,000 gave AF r 0.974 vs 0.954 for the last.
   # The warm-up (adversarial._update_ema) keeps the decay below 0.999 for 8,990 updates. 0.995

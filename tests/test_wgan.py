@@ -1,6 +1,7 @@
 """The conv WGAN against the paper's layer tables (paper_notes.md 2.4, 2.5); the GAN; steps."""
 
 import functools
+import os
 import subprocess
 import sys
 
@@ -430,6 +431,8 @@ def test_minibatch_std_critic_scores_depend_on_the_rest_of_the_batch(ds805, wher
 @pytest.mark.parametrize('key,value,message', [
     ('minibatch_std', 'feature', r"minibatch_std='feature': use one of none, features, output"),
     ('conv', 'im2col', r"conv='im2col': use one of matmul, lax"),
+    ('compute_dtype', 'float16', r"compute_dtype='float16': use one of auto, float32, bfloat16"),
+    ('critic_microbatch', 3, r'critic_microbatch=3: must divide model.batch_size=4'),
     ('lr_decay', 'exp', r"lr_decay='exp': use none, cosine or linear")])
 def test_wgan_options_are_checked(key, value, message):
   config = load('wgan.py:test')
@@ -577,3 +580,89 @@ def test_output_options_are_checked():
   config.model.st_temperature = 0.0
   with pytest.raises(ConfigError, match=r'st_temperature=0.0: must be > 0'):
     adversarial.create_state(config, _info(805), jax.random.key(0))
+
+
+def test_mixed_matmul_values_and_derivatives_to_second_order(ds805):
+  """wgan.matmul: 'float32' is x @ w; 'bfloat16' runs every dot of the value and of its first
+  and second derivatives (the gradient penalty's double backward) on bf16 operands with f32
+  accumulation, returns f32 gradients, and stays within bf16 rounding of the f32 result."""
+  x = jnp.asarray(ds805.read_split('train')[:64, :300], jnp.float32).reshape(64, 20, 15)
+  w = jax.random.normal(jax.random.key(0), (15, 9)) / 4
+  v = jax.random.normal(jax.random.key(1), (9, 4))
+  np.testing.assert_array_equal(wgan.matmul(x, w), x @ w)
+
+  def penalty(w, dtype):  # a gradient-penalty-shaped loss: |d score / d x|^2, score through 2 dots
+    score = lambda x: jnp.sum(jnp.tanh(wgan.matmul(jnp.tanh(wgan.matmul(x, w, dtype)), v, dtype)))
+    return jnp.sum(jax.grad(score)(x) ** 2)
+
+  for f in (lambda w, d: wgan.matmul(x, w, d).sum(), penalty):
+    got, want = jax.value_and_grad(f)(w, 'bfloat16'), jax.value_and_grad(f)(w, 'float32')
+    assert got[1].dtype == jnp.float32
+    errs = [float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b)) for a, b in zip(got, want)]
+    # Rounded (so bf16 did run: w is not exact in bf16), but only by about bf16's 2^-9. The
+    # linear loss's gradient, x^T 1 with 0/1 haplotypes, is exact.
+    assert errs[0] > 1e-6 and max(errs) < 1e-2, errs
+  hlo = jax.jit(jax.grad(penalty), static_argnums=1).lower(w, 'bfloat16').as_text()
+  dots = [l for l in hlo.splitlines() if 'dot_general' in l]
+  assert len(dots) >= 6 and all('xbf16>' in l.split('->')[0] for l in dots), dots
+
+
+def test_compute_dtype_auto_follows_the_backend():
+  config = load('wgan.py:test')
+  assert config.model.compute_dtype == 'auto'
+  assert adversarial.compute_dtype(config) == (
+      'bfloat16' if wgan.bf16_is_fast() else 'float32')
+  assert wgan.bf16_is_fast('tpu') and wgan.bf16_is_fast('gpu')
+  config.model.compute_dtype = 'float32'
+  assert adversarial.compute_dtype(config) == 'float32'
+  config.model.compute_dtype, config.model.conv = 'auto', 'lax'
+  assert adversarial.compute_dtype(config) == 'float32'
+  config.model.compute_dtype = 'bfloat16'
+  with pytest.raises(ConfigError, match="compute_dtype='bfloat16' needs model.conv='matmul'"):
+    adversarial.create_state(config, _info(805), jax.random.key(0))
+
+
+@pytest.mark.slow
+def test_critic_microbatch_and_remat_leave_the_step_unchanged(ds805):
+  """model.critic_microbatch (the critic loss in chunks of packed samples) and model.remat
+  (the generator update rematerialised) change what is held in memory, not the step: the
+  same parameters, optimizer states and metrics after a step on real haplotypes, in f32."""
+  x = ds805.read_split('train')
+  info = _info(805, x)
+
+  def step(micro, remat):
+    config = load('wgan.py:test')
+    config.model.update(compute_dtype='float32', critic_microbatch=micro, remat=remat)
+    state = adversarial.create_state(config, info, jax.random.key(0))
+    batch = jnp.asarray(x[:config.train.batch_size])
+    return jax.jit(adversarial.make_train_step(config, info))(state, batch, jax.random.key(3))
+
+  (a, ma), (b, mb) = step(0, False), step(2, True)
+  for k in ma:
+    np.testing.assert_allclose(ma[k], mb[k], rtol=1e-4, atol=1e-6, err_msg=k)
+  for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-6)
+  assert float(ma['gp']) > 0
+
+
+def test_compilation_cache_is_reused_by_a_second_process(tmp_path):
+  """ag_jax.compilation_cache.enable(): the first process writes the compiled program under
+  $AG_JAX_CACHE/xla, the second loads it (a cache hit, no miss) and computes the same."""
+  script = (
+      'import jax, jax.numpy as jnp\n'
+      'from ag_jax import compilation_cache\n'
+      'events = []\n'
+      'jax.monitoring.register_event_listener(lambda name, **kw: events.append(name))\n'
+      'print(compilation_cache.enable(min_compile_time_secs=0))\n'
+      'print(float(jax.jit(lambda x: jnp.sin(x) * 3 + 1)(jnp.float32(2.0))))\n'
+      "print(sum('cache_hits' in e for e in events), sum('cache_misses' in e for e in events))\n")
+  env = {k: v for k, v in os.environ.items() if k != 'JAX_COMPILATION_CACHE_DIR'}
+  env['AG_JAX_CACHE'] = str(tmp_path)
+  runs = [subprocess.run([sys.executable, '-c', script], env=env, cwd=ROOT, check=True,
+                         stdout=subprocess.PIPE, text=True).stdout.split('\n') for _ in range(2)]
+  assert runs[0][0] == runs[1][0] == str(tmp_path / 'xla')
+  assert runs[0][1] == runs[1][1]
+  first, second = [tuple(map(int, r[2].split())) for r in runs]
+  assert first[0] == 0 and first[1] >= 1  # compiled and written
+  assert second[0] >= 1 and second[1] == 0  # loaded, nothing compiled
+  assert any((tmp_path / 'xla').iterdir())

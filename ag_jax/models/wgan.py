@@ -20,11 +20,14 @@ Every convolution has kernel 3 and is computed as a matmul (`Conv`, `ConvTranspo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import pathlib
 from typing import Any
 
 import flax.linen as nn
 import jax
+from jax.ad_checkpoint import checkpoint_name
 import jax.numpy as jnp
 
 ALPHA = 0.01  # LeakyReLU slope
@@ -78,6 +81,73 @@ def _torch_uniform(fan_in_axes):
 
 KERNEL = 3  # every conv of the paper's model has kernel size 3
 
+COMPUTE_DTYPES = ('auto', 'float32', 'bfloat16')
+# Name of every matmul convolution's output (jax.ad_checkpoint.checkpoint_name): what a
+# rematerialised pass keeps (model.remat); the rest (im2col copies, normalisation, LeakyReLU)
+# is elementwise work recomputed in the backward pass.
+CONV_OUT = 'conv_out'
+
+
+@functools.lru_cache(maxsize=None)
+def bf16_is_fast(platform: str | None = None) -> bool:
+  """Whether bf16 matmuls with f32 accumulation beat f32 ones on the default backend: TPUs
+  and GPUs, and CPUs with AMX-BF16 or AVX512-BF16 instructions (read from /proc/cpuinfo; on
+  this Xeon XLA:CPU's bf16 dots accumulating in f32 run 3-5.5x its f32 rate). A CPU without
+  them emulates bf16, which is slower than f32."""
+  platform = platform or jax.default_backend()
+  if platform != 'cpu':
+    return True
+  try:
+    flags = pathlib.Path('/proc/cpuinfo').read_text().split()
+  except OSError:
+    return False
+  return 'amx_bf16' in flags or 'avx512_bf16' in flags
+
+
+def resolve_compute_dtype(name: str) -> str:
+  """`model.compute_dtype` ('auto', 'float32' or 'bfloat16') as 'float32' or 'bfloat16':
+  'auto' is bfloat16 where `bf16_is_fast`, else float32."""
+  if name not in COMPUTE_DTYPES:
+    raise ValueError(f'compute dtype {name!r}: use one of {", ".join(COMPUTE_DTYPES)}.')
+  if name == 'auto':
+    return 'bfloat16' if bf16_is_fast() else 'float32'
+  return name
+
+
+def matmul(x: jax.Array, w: jax.Array, dtype: str = 'float32') -> jax.Array:
+  """x @ w, [..., K] x [K, N] -> f32 [..., N], with operands cast to `dtype` and products
+  accumulated in f32 (mixed precision: bf16 operands, f32 accumulation, f32 parameters).
+
+  With dtype 'float32' this is x @ w. Otherwise every derivative is the same kind of matmul,
+  to any order (the gradient penalty differentiates twice): the cotangent is cast to `dtype`
+  too, and the gradients return in the inputs' dtypes. Plain autodiff of a bf16 dot would
+  instead run its transposes as f32 x bf16 dots (f32 speed) and round weight gradients to bf16.
+  """
+  if jnp.dtype(dtype) == jnp.float32:
+    return x @ w
+  return _mixed_matmul(x, w, jnp.dtype(dtype), x.dtype, w.dtype)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _mixed_matmul(x, w, dtype, x_dtype, w_dtype):  # pylint: disable=unused-argument
+  return jnp.matmul(x.astype(dtype), w.astype(dtype), preferred_element_type=jnp.float32)
+
+
+def _mixed_matmul_fwd(x, w, dtype, x_dtype, w_dtype):
+  # The f32 inputs are the residuals, so higher derivatives reach them in f32.
+  return _mixed_matmul(x, w, dtype, x_dtype, w_dtype), (x, w)
+
+
+def _mixed_matmul_bwd(dtype, x_dtype, w_dtype, res, g):
+  x, w = res
+  gx = _mixed_matmul(g, w.T, dtype, g.dtype, w.dtype)
+  gw = _mixed_matmul(x.reshape(-1, x.shape[-1]).T, g.reshape(-1, g.shape[-1]), dtype, x.dtype,
+                     g.dtype)
+  return gx.astype(x_dtype), gw.astype(w_dtype)
+
+
+_mixed_matmul.defvjp(_mixed_matmul_fwd, _mixed_matmul_bwd)
+
 
 def _padding(padding, length: int, stride: int) -> tuple[int, int]:
   """flax.linen.Conv's padding ('SAME', 'VALID' or ((lo, hi),)) as (lo, hi) for kernel 3."""
@@ -108,6 +178,7 @@ class Conv(nn.Module):
   stride: int = 1
   padding: Any = 'SAME'
   use_bias: bool = False
+  dtype: str = 'float32'  # matmul operand dtype (`matmul`); parameters and outputs are f32
 
   @nn.compact
   def __call__(self, x):
@@ -117,7 +188,8 @@ class Conv(nn.Module):
     x = jnp.pad(x, ((0, 0), (lo, hi), (0, 0)))
     n, s = (x.shape[1] - KERNEL) // self.stride + 1, self.stride
     cols = jnp.concatenate([x[:, k:k + s * (n - 1) + 1:s] for k in range(KERNEL)], axis=-1)
-    y = cols @ kernel.reshape(KERNEL * channels, self.features)
+    y = checkpoint_name(matmul(cols, kernel.reshape(KERNEL * channels, self.features), self.dtype),
+                        CONV_OUT)
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,))
     return y
@@ -128,13 +200,15 @@ class ConvTranspose(nn.Module):
   L -> 2L + 1, as one matmul: out[2m] = x[m-1] W[0] + x[m] W[2], out[2m+1] = x[m] W[1]. Same
   parameters, initial values and outputs as Flax's (tests/test_wgan.py); see `Conv` for why."""
   features: int
+  dtype: str = 'float32'  # as Conv.dtype
 
   @nn.compact
   def __call__(self, x):
     b, length, channels = x.shape
     f = self.features
     kernel = self.param('kernel', _torch_uniform((0, 1)), (KERNEL, channels, f))
-    y = (x @ jnp.transpose(kernel, (1, 0, 2)).reshape(channels, KERNEL * f))
+    y = checkpoint_name(matmul(x, jnp.transpose(kernel, (1, 0, 2)).reshape(channels, KERNEL * f),
+                               self.dtype), CONV_OUT)
     y = y.reshape(b, length, KERNEL, f)
     even = jnp.pad(y[:, :, 0], ((0, 0), (1, 0), (0, 0))) + jnp.pad(y[:, :, 2], ((0, 0), (0, 1), (0, 0)))
     odd = y[:, :, 1]
@@ -146,14 +220,15 @@ CONV_FORMS = ('matmul', 'lax')
 
 
 def conv(features: int, stride: int = 1, padding='SAME', bias: bool = False, name=None,
-         form: str = 'matmul'):
+         form: str = 'matmul', dtype: str = 'float32'):
   """A kernel-3 convolution in the given form (`model.conv`): 'matmul' = `Conv`, 'lax' =
   flax.linen.Conv. Both have the same parameter names, shapes and initial values, so a
-  checkpoint of either form restores into the other."""
+  checkpoint of either form restores into the other. `dtype` ('float32' or 'bfloat16',
+  `model.compute_dtype`) is the matmul form's operand dtype; the lax form computes in f32."""
   if form == 'lax':
     return nn.Conv(features, (KERNEL,), strides=(stride,), padding=padding, use_bias=bias,
                    kernel_init=_torch_uniform((0, 1)), name=name)
-  return Conv(features, stride, padding, bias, name=name)
+  return Conv(features, stride, padding, bias, dtype, name=name)
 
 
 class ConvT(nn.Module):
@@ -162,6 +237,7 @@ class ConvT(nn.Module):
   features: int
   torch_padding: int = 0
   form: str = 'matmul'
+  dtype: str = 'float32'  # the matmul form's operand dtype (see `conv`)
 
   @nn.compact
   def __call__(self, x):
@@ -169,7 +245,7 @@ class ConvT(nn.Module):
       y = nn.ConvTranspose(self.features, (KERNEL,), strides=(2,), padding='VALID',
                            use_bias=False, kernel_init=_torch_uniform((0, 1)))(x)
     else:
-      y = ConvTranspose(self.features)(x)
+      y = ConvTranspose(self.features, self.dtype)(x)
     return y[:, 1:-1] if self.torch_padding else y
 
 
@@ -192,22 +268,23 @@ class InstanceNorm(nn.Module):
     return nn.GroupNorm(num_groups=x.shape[-1], epsilon=1e-5)(x)
 
 
-def _gen_layer(x, features, train, kind='conv', torch_padding=0, form='matmul'):
+def _gen_layer(x, features, train, kind='conv', torch_padding=0, form='matmul', dtype='float32'):
   if kind == 'conv':
-    x = conv(features, form=form)(x)
+    x = conv(features, form=form, dtype=dtype)(x)
   else:
-    x = ConvT(features, torch_padding, form)(x)
+    x = ConvT(features, torch_padding, form, dtype)(x)
   x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
   return nn.leaky_relu(x, ALPHA)
 
 
 class GenResidual(nn.Module):
   conv: str = 'matmul'
+  dtype: str = 'float32'
 
   @nn.compact
   def __call__(self, x, train: bool):
-    y = _gen_layer(x, x.shape[-1], train, form=self.conv)
-    y = _gen_layer(y, x.shape[-1], train, form=self.conv)
+    y = _gen_layer(x, x.shape[-1], train, form=self.conv, dtype=self.dtype)
+    y = _gen_layer(y, x.shape[-1], train, form=self.conv, dtype=self.dtype)
     return x + y
 
 
@@ -216,6 +293,9 @@ class Generator(nn.Module):
   channels: int = 10  # the paper's channel multiplier c
   noise_dim: int = 2
   conv: str = 'matmul'  # model.conv: how convolutions are computed (CONV_FORMS; see `Conv`)
+  # Operand dtype of the matmul convolutions ('float32' or 'bfloat16'; `matmul`): the
+  # resolved model.compute_dtype. Parameters, normalisation and outputs stay f32.
+  compute_dtype: str = 'float32'
 
   @nn.compact
   def __call__(self, z, noise, train: bool = True, logits: bool = False):
@@ -223,25 +303,25 @@ class Generator(nn.Module):
 
     Returns sigmoid probabilities [B, pyramid.length] (their logits with `logits=True`).
     """
-    c, p, form = self.channels, self.pyramid, self.conv
+    c, p, form, dt = self.channels, self.pyramid, self.conv, self.compute_dtype
     lengths = p.scale_lengths()
     m = 6 + 8 * p.num_up
     x = LocationChannel(p.latent)(z)
     for i, mult in enumerate((m + 6, m + 4, m + 2, m)):
       x = _gen_layer(x, c * mult, train, 'conv' if i % 2 == 0 else 'convT',
-                     torch_padding=int(i == 1), form=form)
+                     torch_padding=int(i == 1), form=form, dtype=dt)
     for u in range(p.num_up):
       x = jnp.concatenate([noise[u], LocationChannel(lengths[u])(x)], axis=-1)
       for j, kind in enumerate(('conv', 'convT', 'conv', 'convT')):
-        x = _gen_layer(x, c * (m - 8 * u - 2 * (j + 1)), train, kind, form=form)
+        x = _gen_layer(x, c * (m - 8 * u - 2 * (j + 1)), train, kind, form=form, dtype=dt)
       if u % 2 == 0:
-        x = GenResidual(form)(x, train)
+        x = GenResidual(form, dt)(x, train)
     x = jnp.concatenate([noise[p.num_up], LocationChannel(lengths[p.num_up])(x)], axis=-1)
     for j, (f, kind) in enumerate(((4 * c, 'conv'), (2 * c, 'convT'), (c, 'conv'),
                                    (max(1, c // 2), 'convT'))):
-      x = _gen_layer(x, f, train, kind, form=form)
+      x = _gen_layer(x, f, train, kind, form=form, dtype=dt)
     x = LocationChannel(p.length)(x)
-    x = conv(1, bias=True, name='output', form=form)(x)[..., 0]
+    x = conv(1, bias=True, name='output', form=form, dtype=dt)(x)[..., 0]
     return x if logits else jax.nn.sigmoid(x)
 
 
@@ -264,18 +344,19 @@ def noise_shapes(pyramid: Pyramid, batch: int, noise_dim: int = 2) -> list[tuple
   return [(batch, n, noise_dim) for n in pyramid.scale_lengths()[:pyramid.num_up + 1]]
 
 
-def _critic_layer(x, features, stride=1, padding='SAME', form='matmul'):
-  x = conv(features, stride, padding, bias=True, form=form)(x)
+def _critic_layer(x, features, stride=1, padding='SAME', form='matmul', dtype='float32'):
+  x = conv(features, stride, padding, bias=True, form=form, dtype=dtype)(x)
   return nn.leaky_relu(InstanceNorm()(x), ALPHA)
 
 
 class CriticResidual(nn.Module):
   conv: str = 'matmul'
+  dtype: str = 'float32'
 
   @nn.compact
   def __call__(self, x):
-    y = _critic_layer(x, x.shape[-1], form=self.conv)
-    y = _critic_layer(y, x.shape[-1], form=self.conv)
+    y = _critic_layer(x, x.shape[-1], form=self.conv, dtype=self.dtype)
+    y = _critic_layer(y, x.shape[-1], form=self.conv, dtype=self.dtype)
     return x + y
 
 
@@ -308,34 +389,35 @@ class Critic(nn.Module):
   # Linear, after every normalisation.
   minibatch_std: str = 'none'
   conv: str = 'matmul'  # as Generator.conv
+  compute_dtype: str = 'float32'  # as Generator.compute_dtype
 
   @nn.compact
   def __call__(self, x):
     """x: [B, pyramid.length, pack_m] in [0, 1] -> raw Wasserstein scores [B]."""
-    c, p, form = self.channels, self.pyramid, self.conv
+    c, p, form, dt = self.channels, self.pyramid, self.conv, self.compute_dtype
     lengths = p.scale_lengths()[::-1]  # [full, after yellow-in, ..., 4L - 1]
     x = LocationChannel(p.length)(x)
     for j, mult in enumerate((1, 2, 4, 6)):
       x = _critic_layer(x, c * mult, 1 if j % 2 == 0 else 2, 'SAME' if j % 2 == 0 else 'VALID',
-                        form)
-    x = CriticResidual(form)(x)
+                        form, dt)
+    x = CriticResidual(form, dt)(x)
     for d in range(p.num_up):
       x = LocationChannel(lengths[d + 1])(x)
       m = 6 + 8 * d
       for j in range(4):
         x = _critic_layer(x, c * (m + 2 * (j + 1)), 1 if j % 2 == 0 else 2,
-                          'SAME' if j % 2 == 0 else 'VALID', form)
+                          'SAME' if j % 2 == 0 else 'VALID', form, dt)
       if d % 2 == 1 and d + 1 < p.num_up:
-        x = CriticResidual(form)(x)
+        x = CriticResidual(form, dt)(x)
     x = LocationChannel(lengths[p.num_up + 1])(x)
     diversity = minibatch_std(x) if self.minibatch_std != 'none' else None
     if self.minibatch_std == 'features':
       x = jnp.concatenate([x, diversity[..., None]], axis=-1)
     m = 6 + 8 * p.num_up
-    x = _critic_layer(x, c * (m + 2), form=form)
-    x = _critic_layer(x, c * (m + 4), 2, 'VALID', form)
-    x = _critic_layer(x, c * (m + 6), form=form)
-    x = conv(1, 2, ((1, 1),), bias=True, form=form)(x)  # PyTorch Conv1d(k3, s2, p1): 2L - 1 -> L
+    x = _critic_layer(x, c * (m + 2), form=form, dtype=dt)
+    x = _critic_layer(x, c * (m + 4), 2, 'VALID', form, dt)
+    x = _critic_layer(x, c * (m + 6), form=form, dtype=dt)
+    x = conv(1, 2, ((1, 1),), bias=True, form=form, dtype=dt)(x)  # PyTorch Conv1d(k3, s2, p1): 2L - 1 -> L
     x = nn.leaky_relu(InstanceNorm()(x), ALPHA)[..., 0]
     if self.minibatch_std == 'output':
       x = jnp.concatenate([x, diversity.mean(axis=-1, keepdims=True)], axis=-1)

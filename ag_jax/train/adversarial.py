@@ -79,8 +79,21 @@ def _wgan_modules(config, info):
   pyr = wgan_lib.pyramid_for(info.num_snps, int(config.model.get('max_latent', 4)))
   m = config.model
   form = m.get('conv', 'matmul')
-  return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim, conv=form),
-          wgan_lib.Critic(pyr, m.channels, m.get('minibatch_std', 'none'), conv=form))
+  dtype = compute_dtype(config)
+  return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim, conv=form, compute_dtype=dtype),
+          wgan_lib.Critic(pyr, m.channels, m.get('minibatch_std', 'none'), conv=form,
+                          compute_dtype=dtype))
+
+
+def compute_dtype(config) -> str:
+  """The operand dtype of the WGAN's matmul convolutions, 'float32' or 'bfloat16':
+  `model.compute_dtype`, whose default 'auto' is bfloat16 where the backend runs bf16 matmuls
+  with f32 accumulation faster than f32 ones (wgan_lib.bf16_is_fast; docs/perf_wgan.md), and
+  float32 with model.conv='lax' (flax's convolutions compute in f32 here)."""
+  name = config.model.get('compute_dtype', 'auto')
+  if config.model.get('conv', 'matmul') == 'lax' and name == 'auto':
+    return 'float32'
+  return wgan_lib.resolve_compute_dtype(name)
 
 
 def _wgan_tx(config):
@@ -133,6 +146,21 @@ def check_wgan_config(config) -> None:
   form = m.get('conv', 'matmul')
   if form not in wgan_lib.CONV_FORMS:
     raise ConfigError(f'config.model.conv={form!r}: use one of {", ".join(wgan_lib.CONV_FORMS)}.')
+  dtype = m.get('compute_dtype', 'auto')
+  if dtype not in wgan_lib.COMPUTE_DTYPES:
+    raise ConfigError(f'config.model.compute_dtype={dtype!r}: use one of '
+                      f'{", ".join(wgan_lib.COMPUTE_DTYPES)}.')
+  if form == 'lax' and dtype == 'bfloat16':
+    raise ConfigError("config.model.compute_dtype='bfloat16' needs model.conv='matmul' (the "
+                      "lax form computes in float32): set one of them.")
+  micro = m.get('critic_microbatch', 0)
+  if not (isinstance(micro, int) and micro >= 0 and (micro == 0 or m.batch_size % micro == 0)):
+    raise ConfigError(f'config.model.critic_microbatch={micro}: must divide model.batch_size='
+                      f'{m.batch_size} (0 = the whole batch at once).')
+  if micro and mbstd != 'none':
+    raise ConfigError(f'config.model.critic_microbatch={micro} with model.minibatch_std={mbstd!r}: '
+                      'the minibatch-std feature couples the samples of a batch; set '
+                      'critic_microbatch=0.')
   output, temperature = _wgan_output(config)
   if output not in wgan_lib.OUTPUTS:
     raise ConfigError(f'config.model.output={output!r}: use one of {", ".join(wgan_lib.OUTPUTS)}.')
@@ -204,22 +232,41 @@ def _wgan_train_step(config, info) -> Callable:
   real_noise = float(m.get('real_noise', 0.0))
   mode_seeking = float(m.get('mode_seeking', 0.0))
   output = _wgan_output(config)
+  micro = int(m.get('critic_microbatch', 0)) or b
+  remat = bool(m.get('remat', False))
 
   def pack_rows(x):  # [pack * B, length] -> [B, length, pack]
     return jnp.transpose(x.reshape(pack, b, -1), (1, 2, 0))
 
-  def critic_loss(c_params, real, fake, key):
+  def chunk_loss(c_params, real, fake, alpha, u):
+    """The critic loss's share of some packed samples (sums / b) and its three sums. Every
+    term is a per-sample sum (InstanceNorm and the penalty are per sample), so the loss of the
+    batch is the sum of its chunks' shares."""
+    score = lambda x: critic.apply({'params': c_params}, x).sum()
+    c_real, c_fake = score(real), score(fake)
+    grads = jax.grad(score)(alpha * real + (1 - alpha) * fake)
+    norms = jnp.sqrt(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1) + 1e-12)
+    penalty = jnp.sum((norms - 1) ** 2)
+    return (-(1 - u) * c_real + c_fake + m.gp_weight * penalty) / b, (c_real, c_fake, penalty)
+
+  def critic_grads(c_params, real, fake, key):
+    """(critic loss gradient, metrics), over the whole batch at once or in chunks of
+    `micro` packed samples (`model.critic_microbatch`: the same loss and gradient, up to
+    rounding; the activations of one chunk are held instead of the batch's)."""
     k_u, k_a = jax.random.split(key)
     u = jax.random.uniform(k_u, (), maxval=m.label_noise)
-    c_real = critic.apply({'params': c_params}, real).mean()
-    c_fake = critic.apply({'params': c_params}, fake).mean()
     alpha = jax.random.uniform(k_a, (b, 1, 1))
-    x_hat = alpha * real + (1 - alpha) * fake
-    grads = jax.grad(lambda x: critic.apply({'params': c_params}, x).sum())(x_hat)
-    norms = jnp.sqrt(jnp.sum(grads.reshape(b, -1) ** 2, axis=1) + 1e-12)
-    gp = m.gp_weight * jnp.mean((norms - 1) ** 2)
-    loss = -(1 - u) * c_real + c_fake + gp
-    return loss, {'critic_gap': c_real - c_fake, 'gp': gp, 'critic_loss': loss}
+    grad_fn = jax.value_and_grad(chunk_loss, has_aux=True)
+    # A Python loop, not lax.scan: XLA:CPU ran the critic far slower inside a while loop
+    # (docs/perf_wgan.md). Each chunk's gradient is added before the next chunk starts.
+    total = None
+    for i in range(0, b, micro):
+      out = grad_fn(c_params, real[i:i + micro], fake[i:i + micro], alpha[i:i + micro], u)
+      total = out if total is None else jax.tree.map(jnp.add, total, out)
+    (loss, sums), grads = total
+    c_real, c_fake, penalty = (t / b for t in sums)
+    gp = m.gp_weight * penalty
+    return grads, {'critic_gap': c_real - c_fake, 'gp': gp, 'critic_loss': loss}
 
   def critic_update(g_params, carry, xs):
     c_params, c_opt, g_stats = carry
@@ -232,7 +279,7 @@ def _wgan_train_step(config, info) -> Callable:
     fake, g_stats = _generate_wgan(gen, pyr, n, g_params, g_stats, k_fake, pack * b,
                                    m.noise_dim, True, output)
     fake = jax.lax.stop_gradient(pack_rows(fake))
-    (_, aux), grads = jax.value_and_grad(critic_loss, has_aux=True)(c_params, real, fake, k_loss)
+    grads, aux = critic_grads(c_params, real, fake, k_loss)
     updates, c_opt = c_tx.update(grads, c_opt, c_params)
     aux['critic_grad_norm'] = _global_norm(grads)
     return (optax.apply_updates(c_params, updates), c_opt, g_stats), aux
@@ -256,6 +303,10 @@ def _wgan_train_step(config, info) -> Callable:
       if mode_seeking > 0:
         loss = loss + mode_seeking / (ratio + 1e-5)
       return loss, (stats, ratio)
+
+    if remat:  # keep only the convolutions' outputs for the backward pass
+      g_loss = jax.checkpoint(g_loss, policy=jax.checkpoint_policies.save_only_these_names(
+          wgan_lib.CONV_OUT))
 
     (gl, (g_stats, ms_ratio)), g_grads = jax.value_and_grad(g_loss, has_aux=True)(state.g_params)
     updates, g_opt = g_tx.update(g_grads, state.g_opt, state.g_params)
