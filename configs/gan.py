@@ -3,7 +3,7 @@ r"""Fully connected GAN baseline (Yelmen et al. 2021).
   python experiments/train.py --config=configs/gan.py
   python experiments/train.py --config=configs/gan.py:test
 
-Original settings (paper_notes.md 4.1): latent 600, Adam g 1e-4 / d 8e-4, batch 32, L2 1e-4
+Original settings (docs/papers.md §4.1): latent 600, Adam g 1e-4 / d 8e-4, batch 32, L2 1e-4
 on hidden layers, real inputs minus U(0, 0.1) noise, real labels 1 - U(0, 0.1).
 """
 

@@ -1,0 +1,1 @@
+"""Model configs: `configs/<model>.py[:variant]`, read by experiments/train.py."""
