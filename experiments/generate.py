@@ -163,7 +163,9 @@ def main(argv):
   if not workdir.is_dir():
     _fail(f'--workdir={workdir}: no such directory; give the --workdir a training run wrote.')
 
+  from ag_jax import compilation_cache  # pylint: disable=g-import-not-at-top
   from ag_jax import train  # pylint: disable=g-import-not-at-top
+  compilation_cache.enable()  # the sampler compiled by training (or an earlier draw) is reused
   try:
     trained = train.load_trained(workdir, _STEP.value)
   except (FileNotFoundError, ValueError) as e:

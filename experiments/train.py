@@ -52,6 +52,8 @@ def main(argv):
   from ag_jax.config_base import ConfigError  # pylint: disable=g-import-not-at-top
   from ag_jax.data import DataError  # pylint: disable=g-import-not-at-top
   from ag_jax.train import loop  # pylint: disable=g-import-not-at-top
+  from ag_jax import compilation_cache  # pylint: disable=g-import-not-at-top
+  compilation_cache.enable()  # a resumed run loads its compiled step instead of compiling again
   workdir = _WORKDIR.value or default_workdir(_config_arg())
   try:
     train.run(_CONFIG.value, workdir)
