@@ -177,8 +177,7 @@ def main(argv):
           f'{trained.config.model.name!r}).')
   ds = trained.setup.dataset
   try:
-    if fmt in ('.vcf.gz', '.bcf', '.vcz'):
-      writers.check_sorted(ds.variants, out)
+    writers.check_variants(ds.variants, out)
   except writers.OutputError as e:
     _fail(str(e))
   with trained.config.unlocked():  # sample_beta/_sharpen are newer than some workdirs' configs

@@ -212,13 +212,21 @@ def test_contig_lengths_come_from_the_training_vcf_header():
   assert generate._contig_lengths(ds) == {'1': 249250621}
 
 
-def test_unsorted_variants_are_refused_for_indexed_outputs(tmp_path, ds805, real):
+def test_unsorted_or_unknown_variants_are_refused(tmp_path, ds805, real):
   variants = {k: v[::-1].copy() for k, v in ds805.variants.items()}
   for name in ('ags.vcf.gz', 'ags.vcz', 'ags.bcf'):
     with pytest.raises(writers.OutputError, match='sorted by position|one run'):
       writers.write_genotypes(tmp_path / name, iter([real[:, ::-1]]), variants)
   assert list(tmp_path.iterdir()) == []
   assert writers.write_genotypes(tmp_path / 'ags.vcf', iter([real[:, ::-1]]), variants) == 40
+  # A .hapt prepared without a legend has no contigs or alleles: only .hapt can carry it.
+  n = ds805.num_snps
+  unknown = {'chrom': np.full(n, '.'), 'pos': np.arange(1, n + 1), 'id': np.full(n, 'snp'),
+             'ref': np.full(n, 'N'), 'alt': np.full(n, 'N')}
+  for name in ('x.vcf', 'x.pgen', 'x.vcz'):
+    with pytest.raises(writers.OutputError, match='--legend'):
+      writers.write_genotypes(tmp_path / name, iter([real]), unknown)
+  assert writers.write_genotypes(tmp_path / 'x.hapt', iter([real]), unknown) == 40
 
 
 # ------------------------------------------------------------------------------- privacy gate

@@ -357,6 +357,22 @@ def _check_diploid(n: int, path):
     raise OutputError(f'{path}: no haplotypes to write; generate at least 2.')
 
 
+def check_variants(variants: dict[str, np.ndarray], path) -> None:
+  """Raises OutputError if the variant table cannot make records of the format of `path`:
+  unknown contigs (a .hapt dataset without a legend: chrom '.', alleles 'N'), or, for the
+  indexed formats, records out of order (`check_sorted`)."""
+  fmt = output_format(path)
+  if fmt == '.hapt':
+    return
+  chrom = np.asarray(variants['chrom']).astype(str)
+  if (chrom == '.').any():
+    raise OutputError(f'{path}: the training data has no contig, position or alleles for SNP '
+                      f'{int(np.argmax(chrom == "."))} (a .hapt prepared without a legend); '
+                      f'{fmt} needs them: write .hapt, or prepare the data with --legend.')
+  if fmt in ('.vcf.gz', '.bcf', '.vcz'):
+    check_sorted(variants, path)
+
+
 def check_sorted(variants: dict[str, np.ndarray], path) -> None:
   """Raises OutputError unless each contig's records are contiguous and sorted by position
   (what an index needs)."""
@@ -623,6 +639,7 @@ def write_genotypes(path, genotypes, variants: dict[str, np.ndarray] | None = No
     return write_hapt(path, genotypes, provenance=provenance)
   if variants is None:
     raise OutputError(f'{path}: {fmt} output needs the variant table of the training data.')
+  check_variants(variants, path)
   if fmt == '.vcz':
     return write_vcz(path, genotypes, variants, provenance=provenance,
                      contig_lengths=contig_lengths, progress=progress)
