@@ -15,6 +15,8 @@ Critic: the mirror image with biased convs, affine InstanceNorm, a location chan
 each down block, packing (pack_m samples as channels), and Linear(L -> 1) at the end.
 Every convolution has kernel 3 and is computed as a matmul (`Conv`, `ConvTranspose`) or, with
 `conv='lax'` (`model.conv`), by flax.linen's lax convolutions; the parameters are the same.
+The matmul form multiplies in `compute_dtype` (`model.compute_dtype`: bf16 operands with f32
+accumulation where the backend is fast at it; see `matmul` and docs/perf_wgan.md).
 """
 
 from __future__ import annotations
