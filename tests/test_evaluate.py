@@ -344,8 +344,8 @@ def test_identity_check_names_the_first_mismatching_site(ds805):
   moved['pos'][7] += 1
   contig = _variants(ds805)
   contig['chrom'][:] = 'chr' + contig['chrom']
-  for variants, site, what in ((swapped, 101, 'REF and ALT swapped'), (moved, 8, 'another position'),
-                               (contig, 1, 'another contig')):
+  for variants, site, what in ((swapped, 101, 'REF and ALT swapped'),
+                               (moved, 8, 'another position'), (contig, 1, 'another contig')):
     with pytest.raises(identity.IdentityError, match=f'ags.vcf: SNP {site} is .* but the real '
                        f'data has {real["chrom"][site - 1]}:{real["pos"][site - 1]} .*{what}'):
       identity.check_same_sites(real, n, variants, n, 'ags.vcf')
@@ -381,7 +381,8 @@ def test_evaluate_cli_refuses_a_set_with_swapped_alleles_before_computing(tmp_pa
                      capture_output=True, text=True)
   assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr[-3000:]
   err = [l for l in r.stderr.splitlines() if l.strip() and 'tpu' not in l.lower()]
-  assert len(err) == 1 and err[0].startswith(f'error: {tmp_path / "swapped.vcf.gz"}: SNP 101 is '), r.stderr
+  want = f'error: {tmp_path / "swapped.vcf.gz"}: SNP 101 is '
+  assert len(err) == 1 and err[0].startswith(want), r.stderr
   assert 'REF and ALT swapped' in err[0]
   assert not out.exists()
 
@@ -395,8 +396,8 @@ def test_projected_sfs_is_allels_at_full_size_and_a_subsample_mean_below(ds805):
   np.testing.assert_allclose(full, allel.sfs_folded(stats.allele_counts(test), n=len(test)))
   # Projection to 20 haplotypes = the mean folded SFS of random draws of 20 (Monte Carlo).
   rng = np.random.default_rng(0)
-  draws = np.mean([allel.sfs_folded(stats.allele_counts(test[rng.choice(len(test), 20, replace=False)]),
-                                    n=20) for _ in range(400)], axis=0)
+  draw = lambda: test[rng.choice(len(test), 20, replace=False)]
+  draws = np.mean([allel.sfs_folded(stats.allele_counts(draw()), n=20) for _ in range(400)], axis=0)
   proj = stats.sfs_folded_projected(test, 20)
   assert proj.sum() == pytest.approx(test.shape[1])
   np.testing.assert_allclose(proj, draws, rtol=0.1, atol=2)
@@ -470,7 +471,7 @@ def test_fail_on_findings_exits_2_after_writing_the_report(tmp_path, sets, ds805
   m = json.loads((tmp_path / 'g' / 'metrics.json').read_text())
   assert any(f.startswith('diversity') for f in m['gan']['findings'])
   assert (tmp_path / 'g' / 'report.html').exists()
-  r = subprocess.run(base + [f'--synthetic={tmp_path / "people.hapt"}', f'--output={tmp_path / "p"}'],
-                     capture_output=True, text=True)
+  r = subprocess.run(base + [f'--synthetic={tmp_path / "people.hapt"}',
+                             f'--output={tmp_path / "p"}'], capture_output=True, text=True)
   assert r.returncode == 0, r.stderr[-3000:]
   assert json.loads((tmp_path / 'p' / 'metrics.json').read_text())['people']['findings'] == []

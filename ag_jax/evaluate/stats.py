@@ -339,7 +339,8 @@ def nucleotide_diversity(x: np.ndarray, positions: np.ndarray | None = None) -> 
   if positions is not None:
     pos = np.asarray(positions, np.int64)
     if pos.size > 1 and np.all(np.diff(pos) > 0):
-      return float(allel.sequence_diversity(pos, ac, start=int(pos[0]), stop=int(pos[-1]))), 'per_bp'
+      pi = allel.sequence_diversity(pos, ac, start=int(pos[0]), stop=int(pos[-1]))
+      return float(pi), 'per_bp'
   return float(np.mean(allel.mean_pairwise_difference(ac))), 'per_site'
 
 
