@@ -197,13 +197,12 @@ def make_train_step(config, info) -> Callable:
                                 hidden=hidden, restart_p=restart_w, num_fixed=num_fixed)
 
   block = window_block(config, lay)
-  mesh = getattr(config, 'mesh', None)
   # Pinned visibles at the start of a window are skipped by the sweeps (rbm.run num_fixed): the
   # first half of windows 1.. (window 0 then runs on its own), or whatever prefix a layout pins
-  # in every window. Not with windows sharded over devices (one even split).
+  # in every window. The same with windows sharded over devices, so a sharded step draws the
+  # same random numbers as a single-device one.
   fixed_0, fixed_rest = leading_pinned(lay.pin_mask[:1]), leading_pinned(lay.pin_mask[1:])
-  skip_pinned = (lay.num_windows > 1 and fixed_0 != fixed_rest
-                 and (mesh is None or mesh.window == 1))
+  skip_pinned = lay.num_windows > 1 and fixed_0 != fixed_rest
 
   def all_windows(xs, num_fixed, n):
     fn = lambda *a: per_window(*a, num_fixed=num_fixed)
@@ -222,8 +221,7 @@ def make_train_step(config, info) -> Callable:
       grads = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), g0, rest)
       chains = jnp.concatenate([c0[None], c_rest])
     else:
-      fixed = leading_pinned(lay.pin_mask) if mesh is None or mesh.window == 1 else 0
-      grads, chains = all_windows(xs, fixed, lay.num_windows)
+      grads, chains = all_windows(xs, leading_pinned(lay.pin_mask), lay.num_windows)
     if scale is not None:
       grads = grads._replace(w=grads.w * scale[..., None], vb=grads.vb * scale)
     neg = jax.tree.map(lambda g: -g, grads)  # optax minimises; the gradient is an ascent.
