@@ -134,12 +134,17 @@ class Checkpointer:
     try:
       want = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-      raise DamagedCheckpointError(self.damaged_message(step, f'{path.name}: {e}')) from e
+      raise self._damaged(step, f'{path.name}: {e}') from e
     got = digest(state)
     bad = [k for k in want if got.get(k) != want[k]]
     if bad or set(got) != set(want):
-      raise DamagedCheckpointError(self.damaged_message(
-          step, f'its arrays differ from what was saved ({", ".join(bad[:3]) or "tree"})'))
+      raise self._damaged(step, 'its arrays differ from what was saved '
+                          f'({", ".join(bad[:3]) or "tree"})')
+
+  def _damaged(self, step: int, why: str) -> DamagedCheckpointError:
+    e = DamagedCheckpointError(self.damaged_message(step, why))
+    e.why = why
+    return e
 
   def damaged_message(self, step: int, why: str) -> str:
     others = [s for s in self.all_steps() if s != step]
@@ -164,7 +169,8 @@ class Checkpointer:
         continue
       for bad, e in zip(steps[:i], errors):
         dest = self._move_aside(bad)
-        warn(f'{self.directory / str(bad)}: damaged checkpoint ({short_error(e)}); moved to '
+        why = getattr(e, 'why', None) or short_error(e)
+        warn(f'{self.directory / str(bad)}: damaged checkpoint ({why}); moved to '
              f'{dest} (not deleted); resuming from step {step}, the newest kept step that '
              'restores.')
       return state, step
