@@ -112,7 +112,8 @@ def _git_commit() -> str:
   try:
     out = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout.strip()
-    dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'ag_jax', 'experiments'],
+    dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'ag_jax/__init__.py',
+                            'ag_jax/data', 'experiments/prepare_data.py'],  # what the import runs
                            cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return out + ('+uncommitted' if dirty else '')
   except (OSError, subprocess.CalledProcessError):
