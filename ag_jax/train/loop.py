@@ -4,8 +4,8 @@
 from the latest checkpoint, run the jitted step with prefetched batches, log, checkpoint,
 stop cleanly on SIGTERM, fail fast on NaN, and finally write AGs (and the report).
 
-The key of step s is fold_in(key(seed), s) and its batch is a pure function of (seed, s), so
-a resumed run is bit-identical to an uninterrupted one.
+The key of step s is item s of the seed's 'train' stream (ag_jax.rng) and its batch is a pure
+function of (seed, s), so a resumed run is bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy as np
 from ag_jax import checkpoint as ckpt_lib
 from ag_jax import data as data_lib
 from ag_jax import parallel
+from ag_jax import rng
 from ag_jax.config_base import ConfigError
 from ag_jax.config_base import check_positive
 from ag_jax.data import writers
@@ -93,7 +94,7 @@ def data_info(ds: data_lib.Dataset) -> DataInfo:
 
 
 def step_key(seed: int, step: int | jax.Array) -> jax.Array:
-  return jax.random.fold_in(jax.random.key(seed), step)
+  return rng.key(seed, 'train', step)
 
 
 @dataclasses.dataclass
@@ -125,7 +126,7 @@ def build(config, dataset: data_lib.Dataset | None = None) -> Setup:
   mesh = parallel.make_mesh(config.mesh)
   parallel.check_batch(mesh, config.train.batch_size)
   create = lambda key: fam.create_state(config, info, key)
-  abstract = jax.eval_shape(create, jax.random.key(config.seed))
+  abstract = jax.eval_shape(create, rng.stream(config.seed, 'init'))
   if hasattr(fam, 'partition_specs'):
     specs = fam.partition_specs(config, abstract)
     sharding = parallel.shardings_from_specs(mesh, specs)
@@ -145,7 +146,8 @@ def make_step_fn(setup: Setup, donate: bool = True) -> Callable:
 
 
 def init_state(setup: Setup):
-  return jax.jit(setup.create, out_shardings=setup.state_sharding)(jax.random.key(setup.config.seed))
+  return jax.jit(setup.create, out_shardings=setup.state_sharding)(
+      rng.stream(setup.config.seed, 'init'))
 
 
 def restore(setup: Setup, ckpt: ckpt_lib.Checkpointer, step: int | None = None):
@@ -434,7 +436,7 @@ def _pearson_or_zero(a: np.ndarray, b: np.ndarray) -> float:
 
 def _sample_stats(setup: Setup, sampler, state, step: int, ld_probe: LdProbe | None,
                   num: int = 1000) -> dict[str, float]:
-  key = jax.random.fold_in(jax.random.key(setup.config.seed), 0x5A4 + step)
+  key = rng.key(setup.config.seed, 'probe', step)
   ags = np.asarray(jax.device_get(sampler(state, key, num)))
   from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top  (matplotlib)
   af, real = ags.mean(0), np.asarray(setup.info.allele_freq)
@@ -484,7 +486,7 @@ def generate(setup: Setup, state, num: int, seed: int, batch_size: int,
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   sampler = setup.fam.make_sampler(setup.config, setup.info)
   fn = jax.jit(sampler, static_argnums=2)
-  key = jax.random.fold_in(jax.random.key(seed), 0x5A3)
+  key = rng.stream(seed, 'generate')
   with tqdm(total=num, unit='AG', disable=not progress, desc='generating') as bar:
     for i, start in enumerate(range(0, num, batch_size)):
       n = min(batch_size, num - start)
