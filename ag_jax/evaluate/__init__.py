@@ -1,7 +1,7 @@
 """Evaluation of artificial genomes against real data: metrics.json, PNG plots, report.html.
 
 `run_evaluation(real_train, {'name': ags, ...}, out_dir, real_test=...)` computes, per
-synthetic set (paper_notes.md section 5):
+synthetic set (docs/papers.md §5):
 
   af_r                 Pearson r of allele frequencies (all haplotypes of both sets)
   fixed_sites          fraction of the SNPs polymorphic in the real train split that the set

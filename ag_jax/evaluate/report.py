@@ -254,7 +254,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:10
 figure{{margin:1em 0}}</style></head><body>
 <h1>ag_jax evaluation</h1>
 <p>Real training set: {real_train.shape[0]} haplotypes x {real_train.shape[1]} SNPs.
-Metrics as in Yelmen et al. (paper_notes.md section 5); <code>real_test</code> is the held-out
+Metrics as in Yelmen et al. (docs/papers.md §5); <code>real_test</code> is the held-out
 real split evaluated like a synthetic set (the ceiling). privacy_loss = aats_test - aats
 (privacy_loss_se: its standard error);
 mia_auc 0.5 = no membership leakage.</p>

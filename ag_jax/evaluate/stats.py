@@ -1,4 +1,4 @@
-"""The papers' statistics (paper_notes.md section 5) and the privacy audit, chunked for scale.
+"""The papers' statistics (docs/papers.md §5) and the privacy audit, chunked for scale.
 
 Inputs are haplotype matrices uint8 [n, snps] in {0, 1}. Quadratic pieces (Hamming distances
 between sets, LD within a band of SNPs) run as jitted JAX matmuls over row/column chunks, so
@@ -177,7 +177,7 @@ def within_distances(x: np.ndarray) -> np.ndarray:
 
 
 def aats(real: np.ndarray, synth: np.ndarray, seed: int = 0) -> dict[str, float]:
-  """Nearest-neighbour adversarial accuracy (Yale et al.; paper_notes 5.5) on equal-size sets:
+  """Nearest-neighbour adversarial accuracy (Yale et al.; docs/papers.md §5.5) on equal-size sets:
   the larger set is drawn down to the smaller (seeded, without replacement); `n` is the size
   used (and `rows_real`, `rows_synth` the rows drawn)."""
   n = min(len(real), len(synth))
