@@ -15,14 +15,14 @@ import numpy as np
 
 from ag_jax.data import writers
 
-# Metrics an evaluation of an earlier version lacks (fixed_sites before 2026-12-04) stay blank.
+# Metrics an earlier evaluation lacks (e.g. fixed_sites, sfs_distance) stay blank.
 COLUMNS = ('af_r', 'fixed_sites', 'ld_r', 'pca_wasserstein', 'distance_wasserstein',
-           'three_point_r', 'ld_decay_within', 'aats', 'privacy_loss', 'exact_copy_rate',
-           'mia_auc')
+           'three_point_r', 'ld_decay_within', 'sfs_distance', 'pi_ratio', 'fst', 'aats',
+           'privacy_loss', 'exact_copy_rate', 'mia_auc')
 
 
 def cell(values: np.ndarray, column: str) -> str:
-  digits = 2 if column == 'distance_wasserstein' else 4
+  digits = 2 if column == 'distance_wasserstein' else 5 if column == 'fst' else 4
   if np.isnan(values).all():
     return ''
   if len(values) == 1:
