@@ -625,24 +625,33 @@ def test_compute_dtype_auto_follows_the_backend():
 @pytest.mark.slow
 def test_critic_microbatch_and_remat_leave_the_step_unchanged(ds805):
   """model.critic_microbatch (the critic loss in chunks of packed samples) and model.remat
-  (the generator update rematerialised) change what is held in memory, not the step: the
-  same parameters, optimizer states and metrics after a step on real haplotypes, in f32."""
+  (the generator update rematerialised) change what is held in memory, not what is computed:
+  one critic update on real haplotypes in f32 gives the same loss, penalty, gap and gradient
+  norm in chunks of 2 as in one piece, and with remat the generator's loss and gradient norm
+  are those without it.
+
+  One critic update only: after it the two critics differ by whole Adam steps wherever a
+  gradient is rounding noise (Adam's first step is +-lr whatever the gradient's size, e.g. the
+  conv biases that InstanceNorm removes), and the model amplifies such differences (measured:
+  with critic_iter=2 the second update's critic_gap differed by 0.25%)."""
   x = ds805.read_split('train')
   info = _info(805, x)
 
   def step(micro, remat):
     config = load('wgan.py:test')
-    config.model.update(compute_dtype='float32', critic_microbatch=micro, remat=remat)
+    config.model.update(compute_dtype='float32', critic_microbatch=micro, remat=remat,
+                        critic_iter=1)
+    config.train.batch_size = 3 * config.model.batch_size
     state = adversarial.create_state(config, info, jax.random.key(0))
     batch = jnp.asarray(x[:config.train.batch_size])
     return jax.jit(adversarial.make_train_step(config, info))(state, batch, jax.random.key(3))
 
-  (a, ma), (b, mb) = step(0, False), step(2, True)
-  for k in ma:
-    np.testing.assert_allclose(ma[k], mb[k], rtol=1e-4, atol=1e-6, err_msg=k)
-  for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-    np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-6)
-  assert float(ma['gp']) > 0
+  (_, plain), (_, chunked), (_, remat) = step(0, False), step(2, False), step(0, True)
+  for k in ('critic_gap', 'gp', 'critic_loss', 'critic_grad_norm'):
+    np.testing.assert_allclose(chunked[k], plain[k], rtol=1e-4, atol=1e-6, err_msg=k)
+  for k in ('generator_loss', 'generator_grad_norm', 'critic_grad_norm'):
+    np.testing.assert_allclose(remat[k], plain[k], rtol=1e-4, atol=1e-6, err_msg=k)
+  assert float(plain['gp']) > 0 and float(plain['generator_grad_norm']) > 0
 
 
 def test_compilation_cache_is_reused_by_a_second_process(tmp_path):
