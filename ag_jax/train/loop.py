@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import json
 import logging as std_logging
 import math
@@ -36,15 +35,17 @@ from ag_jax import rng
 from ag_jax.config_base import ConfigError
 from ag_jax.config_base import check_positive
 from ag_jax.data import writers
+from ag_jax.train import adversarial
 from ag_jax.train import metrics as metrics_lib
+from ag_jax.train import rbm as rbm_family
 
 logging = std_logging.getLogger('ag_jax')
 
-FAMILIES = {
-    'crbm': 'ag_jax.train.rbm',
-    'rbm': 'ag_jax.train.rbm',
-    'wgan': 'ag_jax.train.adversarial',
-    'gan': 'ag_jax.train.adversarial',
+FAMILIES = {  # config.model.name -> the module with create_state, make_train_step, make_sampler
+    'crbm': rbm_family,
+    'rbm': rbm_family,
+    'wgan': adversarial,
+    'gan': adversarial,
 }
 
 
@@ -80,7 +81,7 @@ def family(config) -> Any:
   name = config.model.name
   if name not in FAMILIES:
     raise ConfigError(f'config.model.name={name!r}: known models are {", ".join(FAMILIES)}.')
-  return importlib.import_module(FAMILIES[name])
+  return FAMILIES[name]
 
 
 def open_data(config) -> data_lib.Dataset:
