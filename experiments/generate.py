@@ -180,12 +180,10 @@ def main(argv):
     writers.check_variants(ds.variants, out)
   except writers.OutputError as e:
     _fail(str(e))
-  with trained.config.unlocked():  # sample_beta/_sharpen are newer than some workdirs' configs
-    trained.config.model.update(overrides)
   step = int(trained.state.step)
   provenance = writers.Provenance(model=trained.config.model.name, checkpoint_step=step,
                                   seed=_SEED.value)
-  batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value)
+  batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value, **overrides)
   gate = None
   if audit:
     from ag_jax.evaluate import gate as gate_lib  # pylint: disable=g-import-not-at-top

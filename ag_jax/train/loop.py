@@ -482,10 +482,18 @@ def _write_config(config, workdir: pathlib.Path):
 
 
 def generate(setup: Setup, state, num: int, seed: int, batch_size: int,
-             progress: bool = True):
-  """Yields uint8 [<= batch_size, num_snps] batches of AGs; batch i uses fold_in(key, i)."""
+             progress: bool = True, **sampling):
+  """Yields uint8 [<= batch_size, num_snps] batches of AGs; batch i uses fold_in(key, i).
+
+  sampling: model sampling options for this draw only (e.g. sample_sweeps=200 for an RBM);
+  the trained config is not changed.
+  """
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-  sampler = setup.fam.make_sampler(setup.config, setup.info)
+  config = setup.config
+  if sampling:
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.model.update(sampling)
+  sampler = setup.fam.make_sampler(config, setup.info)
   fn = jax.jit(sampler, static_argnums=2)
   key = rng.stream(seed, 'generate')
   with tqdm(total=num, unit='AG', disable=not progress, desc='generating') as bar:
@@ -534,8 +542,10 @@ class Trained:
   setup: Setup
   state: Any
 
-  def generate(self, num: int, seed: int = 0, batch_size: int = 1000, progress: bool = True):
-    return generate(self.setup, self.state, num, seed, batch_size, progress)
+  def generate(self, num: int, seed: int = 0, batch_size: int = 1000, progress: bool = True,
+               **sampling):
+    """Batches of AGs; `sampling` overrides model sampling options for this draw only."""
+    return generate(self.setup, self.state, num, seed, batch_size, progress, **sampling)
 
 
 def load_trained(workdir: str | pathlib.Path, step: int | None = None) -> Trained:
