@@ -339,7 +339,7 @@ def gradient(params: RBMParams, v_pos: jax.Array, v_neg: jax.Array, *, centred: 
   """Log-likelihood ascent direction from data v_pos [B, V] and model samples v_neg [C, V].
 
   Both phases use hidden means. `centred=True` is the centred gradient of the original code
-  (paper_notes section 3.2); False is plain CD/PCD. The L2 term is -2 l2 theta.
+  (docs/papers.md §3.2); False is plain CD/PCD. The L2 term is -2 l2 theta.
   """
   h_pos = hidden_mean(hidden_logits(params, v_pos, dtype), hidden)
   h_neg = hidden_mean(hidden_logits(params, v_neg, dtype), hidden)
