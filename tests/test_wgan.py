@@ -1,4 +1,4 @@
-"""The conv WGAN against the paper's layer tables (paper_notes.md 2.4, 2.5); the GAN; steps."""
+"""The conv WGAN against the paper's layer tables (docs/papers.md §2.4, §2.5); the GAN; steps."""
 
 import functools
 import os
@@ -20,7 +20,7 @@ from ag_jax.train.loop import DataInfo
 from configs_loader import load
 from conftest import ROOT, step_sizes
 
-# Tables of paper_notes.md 2.4 (65,535) and 2.5 (16,383): per block the output channels of
+# Tables of docs/papers.md §2.4 (65,535) and §2.5 (16,383): per block the output channels of
 # each conv layer, and the kind of each layer: s = Conv s1, T1 = ConvT p1, T0 = ConvT p0,
 # d = Conv s2 p0, p = Conv s2 p1; 'R' = a residual block (two s layers at the same width).
 GEN_65K = [('s', 520), ('T1', 500), ('s', 480), ('T0', 460),

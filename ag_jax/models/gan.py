@@ -1,4 +1,4 @@
-"""The fully connected GAN of Yelmen et al. 2021 (paper_notes.md section 4.1), in Flax Linen.
+"""The fully connected GAN of Yelmen et al. 2021 (docs/papers.md §4.1), in Flax Linen.
 
 Generator: Dense(nSNP // 1.2) -> LReLU -> Dense(nSNP // 1.1) -> LReLU -> Dense(nSNP) -> tanh.
 Discriminator: Dense(nSNP // 2) -> LReLU -> Dense(nSNP // 3) -> LReLU -> Dense(1) -> sigmoid.

@@ -1,4 +1,4 @@
-"""The 1D convolutional WGAN of Yelmen et al. 2023 (paper_notes.md section 2), in Flax Linen.
+"""The 1D convolutional WGAN of Yelmen et al. 2023 (docs/papers.md §2), in Flax Linen.
 
 Layout is NLC: haplotypes are `[batch, length, channels]`. A pyramid of `num_up` generic
 blocks between a "yellow" input and output block maps a latent of length L to

@@ -1,6 +1,6 @@
 """Family module for the adversarial models: the conv WGAN-GP (2023) and the FC GAN (2021).
 
-WGAN step (paper_notes.md 2.6): `critic_iter` critic updates then one generator update, all
+WGAN step (docs/papers.md §2.6): `critic_iter` critic updates then one generator update, all
 inside one jit (lax.scan over the critic updates). Each critic update consumes `pack_m` x
 `model.batch_size` real rows, so the loop's batch is critic_iter x pack_m x model.batch_size
 rows (`config.train.batch_size`, set by configs/wgan.py). Real data are zero-padded to the
