@@ -29,6 +29,7 @@ import jax.numpy as jnp
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from common import machine  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from ag_jax import hardware  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ag_jax.models import rbm  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
@@ -105,7 +106,7 @@ def main():
                             text=True, check=False).stdout.strip()
   except OSError:
     commit = '?'
-  print({**machine(), 'commit': commit, 'bf16_units': rbm.cpu_has_bf16_units(),
+  print({**machine(), 'commit': commit, 'bf16_fast': hardware.bf16_is_fast(),
          'auto': rbm.auto_matmul_precision(), 'clock': args.clock})
   # (windows, V, H, chains, sweeps): the default CRBM (805 SNPs, window 400), the harness's
   # 805 x 500 and 10,000 x 2,000 shapes, small windows.

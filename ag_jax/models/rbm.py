@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy import special
 
+from ag_jax import hardware
+
 HIDDEN_TYPES = ('bernoulli', 'relu')
 
 
@@ -58,19 +60,6 @@ MATMUL_PRECISIONS = ('float32', 'bfloat16', 'bfloat16_split')
 AUTO_BF16 = 'bfloat16_split'
 
 
-def cpu_has_bf16_units(cpuinfo: str = '/proc/cpuinfo') -> bool:
-  """True if the CPU flags list AMX-BF16 or AVX512-BF16 (x86 Linux); False if unknown."""
-  try:
-    with open(cpuinfo) as f:
-      for line in f:
-        if line.startswith('flags'):
-          flags = set(line.split(':', 1)[1].split())
-          return bool(flags & {'amx_bf16', 'avx512_bf16'})
-  except OSError:
-    pass
-  return False
-
-
 @functools.cache
 def auto_matmul_precision() -> str:
   """'auto': AUTO_BF16 on GPU/TPU and on CPUs with bf16 units, else 'float32'.
@@ -78,10 +67,7 @@ def auto_matmul_precision() -> str:
   XLA:CPU runs bf16 dots with f32 accumulation at 3-5x its f32 rate only with AMX / AVX512-BF16;
   without them (e.g. AVX2 only) the same dots run slower than f32.
   """
-  backend = jax.default_backend()
-  if backend in ('gpu', 'tpu') or (backend == 'cpu' and cpu_has_bf16_units()):
-    return AUTO_BF16
-  return 'float32'
+  return AUTO_BF16 if hardware.bf16_is_fast() else 'float32'
 
 
 def matmul_precision(dtype) -> str:

@@ -24,13 +24,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import pathlib
 from typing import Any
 
 import flax.linen as nn
 import jax
 from jax.ad_checkpoint import checkpoint_name
 import jax.numpy as jnp
+
+from ag_jax.hardware import bf16_is_fast
 
 ALPHA = 0.01  # LeakyReLU slope
 
@@ -88,22 +89,6 @@ COMPUTE_DTYPES = ('auto', 'float32', 'bfloat16')
 # rematerialised pass keeps (model.remat); the rest (im2col copies, normalisation, LeakyReLU)
 # is elementwise work recomputed in the backward pass.
 CONV_OUT = 'conv_out'
-
-
-@functools.lru_cache(maxsize=None)
-def bf16_is_fast(platform: str | None = None) -> bool:
-  """Whether bf16 matmuls with f32 accumulation beat f32 ones on the default backend: TPUs
-  and GPUs, and CPUs with AMX-BF16 or AVX512-BF16 instructions (read from /proc/cpuinfo; on
-  this Xeon XLA:CPU's bf16 dots accumulating in f32 run 3-5.5x its f32 rate). A CPU without
-  them emulates bf16, which is slower than f32."""
-  platform = platform or jax.default_backend()
-  if platform != 'cpu':
-    return True
-  try:
-    flags = pathlib.Path('/proc/cpuinfo').read_text().split()
-  except OSError:
-    return False
-  return 'amx_bf16' in flags or 'avx512_bf16' in flags
 
 
 def resolve_compute_dtype(name: str) -> str:

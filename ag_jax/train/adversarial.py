@@ -88,7 +88,7 @@ def _wgan_modules(config, info):
 def compute_dtype(config) -> str:
   """The operand dtype of the WGAN's matmul convolutions, 'float32' or 'bfloat16':
   `model.compute_dtype`, whose default 'auto' is bfloat16 where the backend runs bf16 matmuls
-  with f32 accumulation faster than f32 ones (wgan_lib.bf16_is_fast; docs/perf_wgan.md), and
+  with f32 accumulation faster than f32 ones (ag_jax.hardware.bf16_is_fast; docs/perf_wgan.md), and
   float32 with model.conv='lax' (flax's convolutions compute in f32 here)."""
   name = config.model.get('compute_dtype', 'auto')
   if config.model.get('conv', 'matmul') == 'lax' and name == 'auto':
