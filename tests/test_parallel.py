@@ -31,6 +31,7 @@ def _worker(*args):
 
 @pytest.mark.parametrize('model,meshes', [('crbm', ['4x1', '2x2', '1x4']), ('wgan', ['4x1']),
                                           ('crbm+allele_sd', ['2x2', '1x4'])])
+@pytest.mark.slow
 def test_sharded_step_matches_single_device(model, meshes):
   out = _worker('equivalence', model, *meshes)
   for m in meshes:
@@ -86,6 +87,7 @@ def _train_cmd(workdir, *flags):
           f'--config={ROOT / "configs" / "crbm.py"}:test', f'--workdir={workdir}', *flags]
 
 
+@pytest.mark.slow
 def test_two_processes_train_then_one_process_resumes(tmp_path):
   workdir = tmp_path / 'run'
   audit = tmp_path / 'rows'
@@ -119,6 +121,7 @@ def test_two_processes_train_then_one_process_resumes(tmp_path):
   assert 9 in [int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit()]
 
 
+@pytest.mark.slow
 def test_sigterm_to_one_process_stops_every_process_at_one_saved_step(tmp_path):
   """A preemption notice may reach one host of a pod job, or the hosts at different steps.
   The checkpoint save is collective, so a process that stopped and saved alone would wait

@@ -76,6 +76,7 @@ def straight(tmp_path_factory):
   return runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('model', list(SLOW))
 def test_sigterm_then_resume_is_bit_identical(tmp_path, straight, model):
   cmd = _cmd(f'{model}.py:test', tmp_path, SLOW[model])
@@ -116,6 +117,7 @@ def test_sigterm_while_logging_saves_the_step_it_reports(tmp_path, monkeypatch):
   assert _steps(tmp_path) == [11]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('model', ['crbm'])
 def test_sigkill_then_resume_from_last_checkpoint(tmp_path, straight, model):
   cmd = _cmd(f'{model}.py:test', tmp_path, SLOW[model])
@@ -264,6 +266,7 @@ def test_ld_probe_estimates_the_evaluations_ld_r():
   assert stats.pearson(r2_real[ok], r2_fake[ok]) > want + 0.08
 
 
+@pytest.mark.slow
 def test_sigterm_while_compiling_stops_cleanly(tmp_path):
   """A SIGTERM during compilation (minutes for long genomes) saves step 1 and exits 0."""
   cmd = _cmd('crbm.py:test', tmp_path, SLOW['crbm'])
