@@ -186,6 +186,7 @@ def test_vcf_and_hapt_writers_read_back(tmp_path, ds805):
   np.testing.assert_array_equal(data.read_vcz(tmp_path / 'ags.vcz').genotypes, g)
 
 
+@pytest.mark.slow
 def test_evaluate_cli(tmp_path):
   out = tmp_path / 'ev'
   r = subprocess.run([sys.executable, str(ROOT / 'experiments' / 'evaluate.py'), '--real=1000g_805',
@@ -200,6 +201,7 @@ def test_evaluate_cli(tmp_path):
   assert bad.returncode == 1 and 'nope.hapt' in bad.stderr and 'Traceback' not in bad.stderr
 
 
+@pytest.mark.slow
 def test_ld_decay_within_real_spread(tmp_path):
   """On one chromosome: a copy of the train split lies inside the train-test LD-decay spread
   at every bin; the same alleles shuffled per SNP (no LD) lie outside at short distances."""

@@ -283,6 +283,7 @@ def test_sigterm_while_compiling_stops_cleanly(tmp_path):
   assert _steps(tmp_path) == [1] and not (tmp_path / 'ags.hapt').exists()
 
 
+@pytest.mark.slow
 def test_checkpoint_from_before_the_weight_average_restores_and_resumes(tmp_path):
   """A WGAN checkpoint written before GANState had g_ema (same tree without that field) is
   restored with the average starting at its generator weights, and training resumes from it;
@@ -387,6 +388,7 @@ def test_resume_with_a_config_the_checkpoint_does_not_fit(tmp_path):
   assert (tmp_path / 'config.json').read_text() != before
 
 
+@pytest.mark.slow
 def test_at_end_report_and_evaluate_split_aa_truth_by_population(tmp_path):
   """The trainer's report and evaluate.py label real haplotypes by super-population."""
   from configs_loader import load  # pylint: disable=g-import-not-at-top

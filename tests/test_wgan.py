@@ -188,6 +188,7 @@ def test_paper65k_forward_and_one_train_step_batch_2():
   assert any(jax.tree.leaves(changed))
 
 
+@pytest.mark.slow
 def test_gradient_penalty_matches_finite_differences():
   pyr = wgan.pyramid_for(60)
   critic = wgan.Critic(pyr, 2)
@@ -202,6 +203,7 @@ def test_gradient_penalty_matches_finite_differences():
     assert float(fd) == pytest.approx(float(g[idx]), rel=0.05, abs=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['wgan', 'gan'])
 def test_step_is_deterministic_in_key_and_sampler_crops(ds805, name):
   config = load(f'{name}.py:test')
@@ -249,6 +251,7 @@ def test_matmul_convs_equal_flax_convs_values_and_gradients(ds805, kind, args):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_model_with_matmul_convs_is_the_model_with_flax_convs(ds805):
   """model.conv 'matmul' and 'lax': the same parameter tree (checkpoints move between the
   forms) and initial values; on real haplotypes the same generated haplotypes, critic scores,
@@ -316,6 +319,7 @@ def test_fc_gan_layer_sizes():
       [(805, 402), (402, 268), (268, 1)]
 
 
+@pytest.mark.slow
 def test_wgan_sampler_batch_stats_option(ds805):
   """sample_batch_stats normalises each generated batch by its own statistics (as in training),
   not by the running averages: same key, different (still 0/1, cropped) haplotypes. (The
@@ -336,6 +340,7 @@ def test_wgan_sampler_batch_stats_option(ds805):
   assert (out[False] != out[True]).any()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['wgan', 'gan'])
 def test_generator_average_follows_the_recursion_and_is_what_is_sampled(ds805, name):
   """g_ema_t = d_t g_ema_{t-1} + (1 - d_t) g_params_t, d_t = min(decay, (1+t)/(10+t)), on real
@@ -459,6 +464,7 @@ def test_rate_decay_spans_each_optimizers_own_updates(decay):
   assert const == pytest.approx([2e-3] * 13, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_real_noise_moves_alleles_inwards_and_changes_the_critic_step(ds805):
   """instance_noise: on real rows, 0 -> [0, a), 1 -> (1 - a, 1], every value moved; the option
   changes the critic's update; a = 0.5 (all information gone) is a config error."""
@@ -481,6 +487,7 @@ def test_real_noise_moves_alleles_inwards_and_changes_the_critic_step(ds805):
     adversarial.create_state(config, info, jax.random.key(0))
 
 
+@pytest.mark.slow
 def test_mode_seeking_ratio_and_term(ds805):
   """mode_seeking_ratio: 0 for a generator that ignores its latents, the ratio of mean
   absolute differences otherwise (worked by hand below); with model.mode_seeking > 0 the
@@ -536,6 +543,7 @@ def test_straight_through_bernoulli_draws_exactly_with_the_relaxed_gradient(ds80
   np.testing.assert_array_equal(d, d_t1)  # the temperature shapes only the gradient
 
 
+@pytest.mark.slow
 def test_bernoulli_output_the_critic_and_the_ags_see_draws_from_the_same_generator(ds805):
   """model.output='bernoulli': the generator's fakes are exact 0/1 draws from the probabilities
   that 'sigmoid' shows the critic for the same key (same latents), padded like real rows; one
