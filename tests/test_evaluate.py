@@ -15,6 +15,7 @@ from sklearn.decomposition import PCA
 
 from ag_jax import data, evaluate
 from ag_jax.data import writers
+from ag_jax.evaluate import privacy
 from ag_jax.evaluate import stats
 from conftest import HAPT_805, LEGEND_805, PUBLISHED_GAN, PUBLISHED_RBM, ROOT
 
@@ -109,11 +110,12 @@ def test_privacy_metrics_catch_copies(ds805):
   train, test = ds805.read_split('train')[:800], ds805.read_split('test')[:400]
   copies = train[:400]
   assert stats.exact_copy_rate(copies, train) == 1.0
-  assert stats.mia_auc(copies, train, test) > 0.7
+  assert privacy.membership(copies, train, test)['mia_auc'] > 0.7
   # AGs independent of train (here: held-out real people) leak nothing.
   other = ds805.read_split('test')[400:800]
   assert stats.exact_copy_rate(other, train) < 0.05
-  assert abs(stats.mia_auc(other, train, test) - 0.5) < 0.1
+  m = privacy.membership(other, train, test)
+  assert abs(m['mia_auc'] - 0.5) < 0.1 and 0.01 < m['mia_auc_se'] < 0.05, m  # populations differ
 
 
 def test_privacy_loss_and_its_standard_error(ds805):
@@ -151,7 +153,7 @@ def test_run_evaluation_ranks_published_sets(tmp_path, sets, ds805):
   for img in ('af.png', 'ld.png', 'pca.png', 'distances.png', 'aats.png'):
     assert f'src="{img}"' in page and (tmp_path / img).stat().st_size > 1000
   # The published GAN's AGs clump (aa_syn > 0.9, README); the RBM's and real people's do not.
-  audit = page[page.index('<h2>Findings</h2>'):page.index('<h2>Haplotypes behind')]
+  audit = page[page.index('<h2>Findings</h2>'):page.index('<h2>Privacy verdict')]
   assert '<b>gan</b>: diversity' in audit
   assert '<b>rbm</b>' not in audit and '<b>real_test</b>' not in audit
   # fixed_sites against scikit-allel: of the SNPs segregating in the real set, those that
@@ -435,15 +437,20 @@ def test_sets_of_any_sizes_and_the_sizes_behind_the_privacy_figures(tmp_path, ds
   res = evaluate.run_evaluation(train, {'ags': ags}, tmp_path, real_test=test, progress=False,
                                 distance_sample=200)
   m = json.loads((tmp_path / 'metrics.json').read_text())['ags']
-  assert (m['aats_n'], m['aats_test_n'], m['mia_n']) == (400, 400, 1002)
+  assert (m['aats_n'], m['privacy_loss_n'], m['privacy_draws']) == (400, 400, 5)
+  # Every draw takes 400 of each set: more of the 1,500 train and 1,002 held-out rows enter.
+  assert 400 < m['privacy_loss_n_train'] <= 1500 and 400 < m['privacy_loss_n_test'] <= 1002
+  assert m['privacy_loss_n_ags'] == 400
+  assert (m['mia_n_members'], m['mia_n_nonmembers']) == (1500, 1002)
   assert (m['exact_copy_n_ags'], m['exact_copy_n_train']) == (400, 1500)
   # (No findings asserted: these AGs include the partner haplotypes of train individuals.)
   assert m['sfs_size'] == 100 and len(m['sfs']) == 51 and isinstance(m['findings'], list)
   assert abs(m['fst']) < 0.01 and 0.9 < m['pi_ratio'] < 1.1 and m['sfs_distance'] < 0.05
   assert res['real_test']['fst'] == pytest.approx(m['fst_reference'])
   page = (tmp_path / 'report.html').read_text()
-  assert ('<b>ags</b>: aats: 400 real train + 400 AGs; aats_test: 400 real test + 400 AGs' in page)
-  assert 'mia_auc: 1002 train members + 1002 test non-members against all 400 AGs' in page
+  assert '<b>ags</b>: <b>' + m['privacy_verdict'] + '</b>. aats: 400 real train + 400 AGs' in page
+  assert ': 5 draw(s) of 400 held-out + 400 AGs against 400 train + 400 AGs' in page
+  assert '1500 train members + 1002 held-out non-members against 400 AGs' in page
   assert 'src="sfs.png"' in page and (tmp_path / 'sfs.png').stat().st_size > 1000
   assert 'sfs_distance' in (tmp_path / 'table.md').read_text()
 

@@ -6,9 +6,9 @@ Figures (the evaluation's definitions, from stats.py, on a seeded subsample so i
                         of every AG against hashes of every training haplotype, streamed)
   real_copy_rate        the same for the held-out test split: what real data repeat by
                         themselves (the limit for copies)
-  privacy_loss(_se)     AATS against held-out haplotypes minus AATS against training ones
-                        (equal sizes, several training draws), as evaluate.py computes it
-  mia_auc               distance-to-closest-record membership inference AUC
+  privacy_loss(_se), mia_auc(_se), privacy_verdict
+                        as evaluate.py computes them (privacy.figures) on up to `sample`
+                        train, held-out and AG haplotypes
   dcr_ratio             median distance of an AG to its nearest training haplotype over the
                         median distance to its nearest held-out one (equal-size sets): below
                         1 the AGs sit nearer the training data (printed; no limit of its own)
@@ -24,9 +24,10 @@ import hashlib
 import numpy as np
 
 from ag_jax.evaluate import audit
+from ag_jax.evaluate import privacy
 from ag_jax.evaluate import stats
 
-# Training draws averaged for privacy_loss (as evaluate.py's privacy_draws default).
+# Draws averaged for privacy_loss (as evaluate.py's privacy_draws default).
 PRIVACY_DRAWS = 5
 # Training rows read per block when hashing the split.
 READ_ROWS = 4096
@@ -36,12 +37,6 @@ def _digests(x: np.ndarray) -> list[bytes]:
   """A 128-bit hash per haplotype (row of 0/1)."""
   packed = np.packbits(np.asarray(x, np.uint8), axis=1)
   return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in packed]
-
-
-def _aats_var(a: dict, n: int) -> float:
-  """Binomial variance of AATS = (AA_truth + AA_syn) / 2 from n + n neighbours (as in
-  ag_jax.evaluate.evaluate_set)."""
-  return sum(p * (1 - p) / n for p in (a['aa_truth'], a['aa_syn'])) / 4
 
 
 class Gate:
@@ -92,20 +87,11 @@ class Gate:
     synth = np.concatenate(self._kept) if self._kept else np.zeros((0, self.ds.num_snps), np.uint8)
     n = min(len(synth), len(test_rows), self.sample)
     if n >= 2:
-      train_rows = self.ds.split_rows('train')
-      pick = lambda rows, k: np.sort(rng.choice(rows, min(k, len(rows)), replace=False))
-      test = self.ds.read(pick(test_rows, n))
-      syn = synth[:n]
-      at = stats.aats(test, syn)
-      same = [stats.aats(self.ds.read(pick(train_rows, n)), syn) for _ in range(PRIVACY_DRAWS)]
-      m['aats_test'] = at['aats']
-      m['aats'] = float(np.mean([d['aats'] for d in same]))
-      m['privacy_loss'] = at['aats'] - m['aats']
-      m['privacy_loss_se'] = float(np.sqrt(
-          _aats_var(at, n) + np.mean([_aats_var(d, n) for d in same]) / PRIVACY_DRAWS))
-      train = self.ds.read(pick(train_rows, n))
-      m['mia_auc'] = stats.mia_auc(syn, train, test, seed=self.seed)
-      d_train, d_test = stats.nearest(syn, train), stats.nearest(syn, test)
+      pick = lambda rows: np.sort(rng.choice(rows, min(self.sample, len(rows)), replace=False))
+      train, test = self.ds.read(pick(self.ds.split_rows('train'))), self.ds.read(pick(test_rows))
+      m.update(privacy.figures(train, test, synth, draws=PRIVACY_DRAWS, seed=self.seed))
+      m['aats'] = m['privacy_aats_train']
+      d_train, d_test = stats.nearest(synth[:n], train[:n]), stats.nearest(synth[:n], test[:n])
       m['dcr_ratio'] = float(np.median(d_train) / max(np.median(d_test), 1e-9))
       m['audit_n'] = n
     reference = {'exact_copy_rate': m.get('real_copy_rate', 0.0)}
@@ -122,8 +108,9 @@ def summary(m: dict) -> str:
   if 'privacy_loss' in m:
     parts += [f'privacy_loss {m["privacy_loss"]:.3f} ± {m["privacy_loss_se"]:.3f} '
               f'(limit {audit.PRIVACY_LOSS_LIMIT})',
-              f'mia_auc {m["mia_auc"]:.3f} (limit {audit.MIA_AUC_LIMIT})',
-              f'dcr_ratio {m["dcr_ratio"]:.3f}', f'on {m["audit_n"]} AGs']
+              f'mia_auc {m["mia_auc"]:.3f} ± {m["mia_auc_se"]:.3f} (limit {audit.MIA_AUC_LIMIT})',
+              f'dcr_ratio {m["dcr_ratio"]:.3f}', f'on {m["audit_n"]} AGs',
+              m['privacy_verdict']]
   else:
     parts.append('no held-out split: distance figures skipped')
   return 'audit: ' + ', '.join(parts)

@@ -12,12 +12,14 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from ag_jax.data import writers  # pylint: disable=g-import-not-at-top,wrong-import-position
+from ag_jax.evaluate import audit as audit_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from ag_jax.evaluate import privacy  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 COLUMNS = ('af_r', 'fixed_sites', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distance_wasserstein',
            'three_point_r', 'ld_decay_within', 'sfs_distance', 'pi_ratio', 'fst', 'aats',
            'aats_test', 'privacy_loss', 'privacy_loss_se', 'exact_copy_rate', 'mia_auc',
-           'num_haplotypes')
+           'mia_auc_se', 'num_haplotypes')
 
 
 def _save(fig, path: pathlib.Path):
@@ -244,8 +246,9 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
           for name, lines in audit.items() for line in lines]
   audit_html = (f'<h2>Findings</h2><ul>{"".join(warn)}</ul>' if warn else
                 '<h2>Findings</h2><p>No set crosses the privacy, copy or diversity limits.</p>')
-  sizes = ''.join(f'<li><b>{html.escape(name)}</b>: {html.escape(privacy_sizes(m))}</li>'
-                  for name, m in results.items())
+  sizes = ''.join(f'<li><b>{html.escape(name)}</b>: '
+                  + (f"<b>{html.escape(m['privacy_verdict'])}</b>. " if 'privacy_verdict' in m else '')
+                  + f'{html.escape(privacy_sizes(m))}</li>' for name, m in results.items())
   figs = ''.join(f'<figure><img src="{i}" alt="{i}"><figcaption>{i}</figcaption></figure>'
                  for i in images if i)
   page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ag_jax evaluation</title>
@@ -256,15 +259,18 @@ figure{{margin:1em 0}}</style></head><body>
 <p>Real training set: {real_train.shape[0]} haplotypes x {real_train.shape[1]} SNPs.
 Metrics as in Yelmen et al. (docs/papers.md §5); <code>real_test</code> is the held-out
 real split evaluated like a synthetic set (the ceiling). privacy_loss = aats_test - aats
-(privacy_loss_se: its standard error);
-mia_auc 0.5 = no membership leakage.</p>
+at one size; mia_auc 0.5 = no membership leakage; _se: standard errors (docs/privacy.md).</p>
 Population genetics (scikit-allel): sfs_distance = total-variation distance between folded
 site frequency spectra projected to the same number of haplotypes (0 = same); pi_ratio =
 nucleotide diversity of the set / real train; fst = Hudson's Fst against the real train split
 (the <code>real_test</code> row: what two samples of one population give).</p>
 <table><tr><th>set</th>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr>{''.join(rows)}</table>
 {audit_html}
-<h2>Haplotypes behind the privacy figures</h2><ul>{sizes}</ul>
+<h2>Privacy verdict and the haplotypes behind each figure</h2>
+<p>"no evidence of leakage": privacy_loss + {privacy.Z:g} SE &lt; {audit_lib.PRIVACY_LOSS_LIMIT} and
+mia_auc + {privacy.Z:g} SE &lt; {audit_lib.MIA_AUC_LIMIT}; "leaks": either figure minus {privacy.Z:g} SE
+above its limit; otherwise too few haplotypes to conclude, with the number of real haplotypes
+per side at which the standard error would decide.</p><ul>{sizes}</ul>
 {figs}</body></html>"""
   path = out / 'report.html'
   for name, text in ((path.name, page), ('table.md', markdown_table(results))):
@@ -277,16 +283,19 @@ def privacy_sizes(m: dict) -> str:
   parts = []
   if 'aats_n' in m:
     parts.append(f"aats: {m['aats_n']} real train + {m['aats_n']} AGs")
-  if 'aats_test_n' in m:
-    n = m['aats_test_n']
-    parts.append(f'aats_test: {n} real test + {n} AGs; privacy_loss: that against '
-                 f"{m.get('privacy_draws', 1)} draws of {n} train + {n} AGs")
+  if 'privacy_loss_n' in m:
+    n, d = m['privacy_loss_n'], m['privacy_draws']
+    parts.append(
+        f"privacy_loss {m['privacy_loss']:.3f} ± {m['privacy_loss_se']:.3f}: {d} draw(s) of {n} "
+        f"held-out + {n} AGs against {n} train + {n} AGs ({m['privacy_loss_n_test']} held-out, "
+        f"{m['privacy_loss_n_train']} train and {m['privacy_loss_n_ags']} AG haplotypes in all)")
   if 'exact_copy_n_ags' in m:
     parts.append(f"exact_copy_rate: all {m['exact_copy_n_ags']} AGs against all "
                  f"{m['exact_copy_n_train']} train haplotypes")
-  if 'mia_n' in m:
-    parts.append(f"mia_auc: {m['mia_n']} train members + {m['mia_n']} test non-members "
-                 f"against all {m['exact_copy_n_ags']} AGs")
+  if 'mia_n_members' in m:
+    parts.append(f"mia_auc {m['mia_auc']:.3f} ± {m['mia_auc_se']:.3f}: {m['mia_n_members']} "
+                 f"train members + {m['mia_n_nonmembers']} held-out non-members against "
+                 f"{m.get('exact_copy_n_ags', 'the')} AGs")
   return '; '.join(parts) + '.'
 
 

@@ -12,7 +12,6 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.stats
 
 # ------------------------------------------------------------------------ allele frequency
 
@@ -199,22 +198,6 @@ def aats(real: np.ndarray, synth: np.ndarray, seed: int = 0) -> dict[str, float]
 def exact_copy_rate(synth: np.ndarray, train: np.ndarray) -> float:
   """Fraction of AGs identical to some training haplotype."""
   return float(np.mean(nearest(synth, train) == 0))
-
-
-def mia_auc(synth: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int = 0) -> float:
-  """Distance-to-closest-record membership inference: AUC of telling train from test.
-
-  Each real haplotype's score is minus its distance to the closest AG; members (train) that
-  the generator memorised sit closer. 0.5 = no leakage. Equal-size train/test samples.
-  """
-  n = min(len(train), len(test))
-  rng = np.random.default_rng(seed)
-  tr = train[rng.choice(len(train), n, replace=False)]
-  te = test[rng.choice(len(test), n, replace=False)]
-  s_train, s_test = -nearest(tr, synth), -nearest(te, synth)
-  # AUC = P(score_train > score_test) + 0.5 P(tie), via the Mann-Whitney U statistic.
-  u = scipy.stats.mannwhitneyu(s_train, s_test, alternative='two-sided').statistic
-  return float(u / (n * n))
 
 
 # -------------------------------------------------------------------------------------- PCA
