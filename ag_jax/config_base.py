@@ -33,6 +33,14 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.name = '1000g_805'  # a bundled dataset, used when `path` is empty
   c.data.path = ''  # a directory written by experiments/prepare_data.py
   c.data.in_memory = 'auto'  # 'auto' | 'yes' | 'no': hold the train split in host memory
+  # N > 0: train on a seeded subsample of N train haplotypes (small-cohort studies); the rest
+  # join the test split, unseen by the model, and give the privacy figures power. 0 = all.
+  c.data.train_haplotypes = 0
+  # K >= 2: pool the store's train and test and hold out fold `fold` of K seeded folds of
+  # individuals as the test split (one run per fold; experiments/privacy_folds.py pools them).
+  c.data.folds = 0
+  c.data.fold = 0
+  c.data.split_seed = 0  # seeds the subsample and the folds, apart from the training seed
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 32
