@@ -5,6 +5,7 @@ import importlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -99,6 +100,71 @@ def test_loader_is_pure_and_partitions_processes(ds805):
   steps = [(s, x) for s, x in a.iterate(5, num_steps=3)]
   assert [s for s, _ in steps] == [5, 6, 7]
   np.testing.assert_array_equal(steps[2][1], a.batch(7))
+
+
+def _people(ds, rows):
+  return set(ds.samples['individual'][rows].tolist())
+
+
+def test_subsampled_split_moves_unseen_train_haplotypes_to_test(ds805):
+  """data.train_haplotypes=N: N train haplotypes (whole individuals), seeded; every other
+  haplotype of the store is in the test split, which the loader never reads."""
+  sub = data.open_dataset(ds805.path, train_haplotypes=400)
+  assert (sub.num_train, sub.num_test) == (400, ds805.num_haplotypes - 400)
+  assert set(sub.train_rows) <= set(ds805.train_rows)
+  assert not set(sub.train_rows) & set(sub.test_rows)
+  assert set(sub.test_rows) == set(range(ds805.num_haplotypes)) - set(sub.train_rows)
+  assert not _people(sub, sub.train_rows) & _people(sub, sub.test_rows)
+  again = data.open_dataset(ds805.path, train_haplotypes=400)
+  np.testing.assert_array_equal(again.train_rows, sub.train_rows)
+  other = data.open_dataset(ds805.path, train_haplotypes=400, split_seed=1)
+  assert set(other.train_rows) != set(sub.train_rows)
+  # The in-memory and the streaming loader read the same rows, all of the subsample.
+  a = data.BatchLoader(sub, batch_size=64, seed=3)
+  b = data.BatchLoader(sub, batch_size=64, seed=3, in_memory='no')
+  np.testing.assert_array_equal(a.batch(7), b.batch(7))
+  assert set(a.rows(7)) <= set(sub.train_rows)
+  np.testing.assert_array_equal(a.batch(7), ds805.read(a.rows(7)))
+  np.testing.assert_array_equal(sub.read_split('test')[:3], ds805.read(sub.test_rows[:3]))
+
+
+def test_folds_partition_the_cohort(ds805):
+  """data.folds=K: the K test splits are disjoint, cover every haplotype once, keep
+  individuals whole, and each fold's train split is the rest."""
+  folds = [data.open_dataset(ds805.path, folds=3, fold=k) for k in range(3)]
+  tests = [set(f.test_rows.tolist()) for f in folds]
+  assert sum(map(len, tests)) == ds805.num_haplotypes == len(set().union(*tests))
+  for f, t in zip(folds, tests):
+    assert set(f.train_rows.tolist()) == set(range(ds805.num_haplotypes)) - t
+    assert not _people(f, f.train_rows) & _people(f, f.test_rows)
+    assert abs(f.num_test - ds805.num_haplotypes / 3) < 10
+  # A subsample of a fold's train split: the left-out rows join that fold's test split.
+  both = data.open_dataset(ds805.path, folds=3, fold=1, train_haplotypes=300)
+  assert both.num_train == 300 and set(both.train_rows) <= set(folds[1].train_rows)
+
+
+def test_a_split_view_is_a_store_with_that_split(ds805, tmp_path):
+  sub = data.open_dataset(ds805.path, train_haplotypes=200, split_seed=2)
+  view = data.Dataset(sub.write_view(tmp_path / 'view'))
+  np.testing.assert_array_equal(view.train_rows, sub.train_rows)
+  np.testing.assert_array_equal(view.read_split('train'), sub.read_split('train'))
+  assert json.loads((tmp_path / 'view' / 'metadata.json').read_text())['split_of'][
+      'train_haplotypes'] == 200
+  assert sub.write_view(tmp_path / 'view') == tmp_path / 'view'  # the same split: reused
+  with pytest.raises(data.DataError, match='is not this split'):
+    data.open_dataset(ds805.path, train_haplotypes=300).write_view(tmp_path / 'view')
+
+
+@pytest.mark.parametrize('options,words', [
+    ({'train_haplotypes': 999_999}, 'data.train_haplotypes=999999: use 0 (all) to 4006'),
+    ({'train_haplotypes': -1}, 'data.train_haplotypes=-1'),
+    ({'folds': 1}, 'data.folds=1'),
+    ({'folds': 3, 'fold': 3}, 'data.fold=3'),
+    ({'folds': 100_000}, 'exceeds its'),
+])
+def test_bad_split_options_are_one_data_error(ds805, options, words):
+  with pytest.raises(data.DataError, match=re.escape(words)):
+    data.open_dataset(ds805.path, **options)
 
 
 # ------------------------------------------------------------------------------- bad input

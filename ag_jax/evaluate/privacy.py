@@ -108,7 +108,7 @@ def verdict(estimate: float, se: float, limit: float, n: int) -> tuple[str, int]
   if estimate - Z * se > limit:
     return LEAKS, 0
   gap = abs(limit - estimate)
-  need = math.ceil(n * (Z * se / gap) ** 2) if gap > 0 else 0
+  need = math.ceil(round(n * (Z * se / gap) ** 2, 6)) if gap > 0 else 0
   # An estimate on the limit itself is never concluded by more data alone.
   text = f'~{need:,}' if need else 'far more'
   return f'too few haplotypes to conclude (need {text})', need
