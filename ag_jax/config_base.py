@@ -33,6 +33,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.name = '1000g_805'  # a bundled dataset, used when `path` is empty
   c.data.path = ''  # a directory written by experiments/prepare_data.py
   c.data.in_memory = 'auto'  # 'auto' | 'yes' | 'no': hold the train split in host memory
+  # 'none' | 'super_population' | 'population' (a samples.tsv column): condition the model on it
+  c.data.condition = 'none'
   # N > 0: train on a seeded subsample of N train haplotypes (small-cohort studies); the rest
   # join the test split, unseen by the model, and give the privacy figures power. 0 = all.
   c.data.train_haplotypes = 0
