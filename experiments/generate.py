@@ -141,19 +141,9 @@ def main(argv):
           'individuals, so generate an even number (or write .hapt).')
   if _BATCH.value < 1:
     _fail(f'--batch_size={_BATCH.value}: use 1 or more (haplotypes per device call).')
-  if _SWEEPS.value is not None and _SWEEPS.value < 1:
-    _fail(f'--sample_sweeps={_SWEEPS.value}: use 1 or more.')
   audit = _AUDIT.value or _FAIL.value
   if audit and _AUDIT_SAMPLE.value < 2:
     _fail(f'--audit_sample={_AUDIT_SAMPLE.value}: use 2 or more (distances are between pairs).')
-  from ag_jax.train import rbm as rbm_family  # pylint: disable=g-import-not-at-top
-  try:
-    if _BETA.value is not None:
-      rbm_family.check_sample_beta(_BETA.value, '--sample_beta')
-    if _SHARPEN.value is not None:
-      rbm_family.check_sample_beta(_SHARPEN.value, '--sample_sharpen', rbm_family.SHARPEN_HELP)
-  except ValueError as e:
-    _fail(str(e))
   _check_output_dir(out)
   try:
     writers.check_replaceable(out)
@@ -165,16 +155,18 @@ def main(argv):
 
   from ag_jax import compilation_cache  # pylint: disable=g-import-not-at-top
   from ag_jax import train  # pylint: disable=g-import-not-at-top
+  from ag_jax.config_base import ConfigError  # pylint: disable=g-import-not-at-top
   compilation_cache.enable()  # the sampler compiled by training (or an earlier draw) is reused
-  try:
-    trained = train.load_trained(workdir, _STEP.value)
-  except (FileNotFoundError, ValueError) as e:
-    _fail(str(e))
   overrides = {k: v for k, v in (('sample_sweeps', _SWEEPS.value), ('sample_beta', _BETA.value),
                                  ('sample_sharpen', _SHARPEN.value)) if v is not None}
-  if overrides and 'sample_sweeps' not in trained.config.model:
-    _fail(f'--{" --".join(overrides)} needs an RBM/CRBM workdir ({workdir} is '
-          f'{trained.config.model.name!r}).')
+  try:  # the saved config and the sampling flags pass the validation training uses
+    trained = train.load_trained(workdir, _STEP.value)
+    batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value,
+                               **overrides)
+  except ConfigError as e:
+    _fail(f'bad config: {e}')
+  except (FileNotFoundError, ValueError) as e:
+    _fail(str(e))
   ds = trained.setup.dataset
   try:
     writers.check_variants(ds.variants, out)
@@ -183,7 +175,6 @@ def main(argv):
   step = int(trained.state.step)
   provenance = writers.Provenance(model=trained.config.model.name, checkpoint_step=step,
                                   seed=_SEED.value)
-  batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value, **overrides)
   gate = None
   if audit:
     from ag_jax.evaluate import gate as gate_lib  # pylint: disable=g-import-not-at-top

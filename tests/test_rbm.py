@@ -10,6 +10,7 @@ import pytest
 from ag_jax.models import crbm, rbm
 from ag_jax.train import rbm as rbm_family
 from ag_jax.train.loop import DataInfo
+from configs import crbm as crbm_config
 from conftest import step_sizes
 
 V, H = 10, 4
@@ -236,14 +237,18 @@ def test_l2_pulls_every_parameter_towards_zero(ds805, centred):
 
 
 class _Cfg:
-  """A minimal config object for the family module."""
+  """A small CRBM config for the family module: today's defaults (configs/crbm.py) for what
+  a test does not set; Bernoulli hiddens, uniform restarts and a constant rate unless set."""
 
   def __init__(self, **model):
     base = dict(name='crbm', window_size=100, num_hidden=8, gibbs_steps=3, persistent=True,
                 centred=True, optimizer='sgd', lr=0.05, momentum=0.0, l2=0.0, init_std=0.01,
-                matmul_dtype='float32', sample_sweeps=20, sample_init='freq', sample_beta_start=1.0)
+                matmul_dtype='float32', sample_sweeps=20, sample_init='freq', sample_beta_start=1.0,
+                hidden='bernoulli', restart_init='uniform', lr_decay='none')
     base.update(model)
-    self.model = type('M', (), base)
+    config = crbm_config.defaults()
+    config.model.update(base)
+    self.model, self.mesh = config.model, config.mesh
     self.train = type('T', (), {'batch_size': 16})
 
 

@@ -44,7 +44,7 @@ class GANState:
 
 
 def _ema_decay(config) -> float:
-  decay = float(config.model.get('ema_decay', 0.0))
+  decay = float(config.model.ema_decay)
   if not 0.0 <= decay < 1.0:
     raise ConfigError(f'config.model.ema_decay={decay}: must be in [0, 1) (0 = no weight average).')
   return decay
@@ -76,12 +76,12 @@ def _global_norm(tree) -> jax.Array:
 
 
 def _wgan_modules(config, info):
-  pyr = wgan_lib.pyramid_for(info.num_snps, int(config.model.get('max_latent', 4)))
+  pyr = wgan_lib.pyramid_for(info.num_snps, int(config.model.max_latent))
   m = config.model
-  form = m.get('conv', 'matmul')
+  form = m.conv
   dtype = compute_dtype(config)
   return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim, conv=form, compute_dtype=dtype),
-          wgan_lib.Critic(pyr, m.channels, m.get('minibatch_std', 'none'), conv=form,
+          wgan_lib.Critic(pyr, m.channels, m.minibatch_std, conv=form,
                           compute_dtype=dtype))
 
 
@@ -90,8 +90,8 @@ def compute_dtype(config) -> str:
   `model.compute_dtype`, whose default 'auto' is bfloat16 where the backend runs bf16 matmuls
   with f32 accumulation faster than f32 ones (ag_jax.hardware.bf16_is_fast; docs/perf_wgan.md), and
   float32 with model.conv='lax' (flax's convolutions compute in f32 here)."""
-  name = config.model.get('compute_dtype', 'auto')
-  if config.model.get('conv', 'matmul') == 'lax' and name == 'auto':
+  name = config.model.compute_dtype
+  if config.model.conv == 'lax' and name == 'auto':
     return 'float32'
   return wgan_lib.resolve_compute_dtype(name)
 
@@ -139,21 +139,21 @@ def check_wgan_config(config) -> None:
   fail inside the jitted step with a reshape error)."""
   m = config.model
   check_positive(m, ('critic_iter', 'pack_m', 'batch_size'))
-  mbstd = m.get('minibatch_std', 'none')
+  mbstd = m.minibatch_std
   if mbstd not in wgan_lib.MINIBATCH_STD:
     raise ConfigError(f'config.model.minibatch_std={mbstd!r}: use one of '
                       f'{", ".join(wgan_lib.MINIBATCH_STD)}.')
-  form = m.get('conv', 'matmul')
+  form = m.conv
   if form not in wgan_lib.CONV_FORMS:
     raise ConfigError(f'config.model.conv={form!r}: use one of {", ".join(wgan_lib.CONV_FORMS)}.')
-  dtype = m.get('compute_dtype', 'auto')
+  dtype = m.compute_dtype
   if dtype not in wgan_lib.COMPUTE_DTYPES:
     raise ConfigError(f'config.model.compute_dtype={dtype!r}: use one of '
                       f'{", ".join(wgan_lib.COMPUTE_DTYPES)}.')
   if form == 'lax' and dtype == 'bfloat16':
     raise ConfigError("config.model.compute_dtype='bfloat16' needs model.conv='matmul' (the "
                       "lax form computes in float32): set one of them.")
-  micro = m.get('critic_microbatch', 0)
+  micro = m.critic_microbatch
   if not (isinstance(micro, int) and micro >= 0 and (micro == 0 or m.batch_size % micro == 0)):
     raise ConfigError(f'config.model.critic_microbatch={micro}: must divide model.batch_size='
                       f'{m.batch_size} (0 = the whole batch at once).')
@@ -166,9 +166,9 @@ def check_wgan_config(config) -> None:
     raise ConfigError(f'config.model.output={output!r}: use one of {", ".join(wgan_lib.OUTPUTS)}.')
   if not temperature > 0:
     raise ConfigError(f'config.model.st_temperature={temperature}: must be > 0.')
-  if not 0.0 <= float(m.get('real_noise', 0.0)) < 0.5:
+  if not 0.0 <= float(m.real_noise) < 0.5:
     raise ConfigError(f'config.model.real_noise={m.real_noise}: must be in [0, 0.5) (0 = none).')
-  if not float(m.get('mode_seeking', 0.0)) >= 0:
+  if not float(m.mode_seeking) >= 0:
     raise ConfigError(f'config.model.mode_seeking={m.mode_seeking}: must be >= 0 (0 = off).')
   try:
     _wgan_tx(config)  # builds the rate schedules, so checks lr_decay
@@ -181,6 +181,13 @@ def check_wgan_config(config) -> None:
         f'model.critic_iter x model.pack_m x model.batch_size = {m.critic_iter} x {m.pack_m} x '
         f'{m.batch_size} = {rows} rows: set --config.train.batch_size={rows}, or leave it to '
         'configs/wgan.py, which derives it.')
+
+
+def check_config(config) -> None:
+  """The model fields of either family member: one ConfigError naming the first bad one."""
+  _ema_decay(config)
+  if config.model.name == 'wgan':
+    check_wgan_config(config)
 
 
 def _wgan_create(config, info, key):
@@ -202,7 +209,7 @@ def _wgan_output(config) -> tuple[str, float]:
   generator's probabilities, AGs are rounded) or 'bernoulli' (it sees 0/1 draws from them,
   straight-through; AGs are draws too)."""
   m = config.model
-  return m.get('output', 'sigmoid'), float(m.get('st_temperature', 1.0))
+  return m.output, float(m.st_temperature)
 
 
 def _generate_wgan(gen, pyr, num_snps, params, stats, key, batch, noise_dim, train,
@@ -229,11 +236,11 @@ def _wgan_train_step(config, info) -> Callable:
   m = config.model
   g_tx, c_tx = _wgan_tx(config)
   b, pack, n = m.batch_size, m.pack_m, info.num_snps
-  real_noise = float(m.get('real_noise', 0.0))
-  mode_seeking = float(m.get('mode_seeking', 0.0))
+  real_noise = float(m.real_noise)
+  mode_seeking = float(m.mode_seeking)
   output = _wgan_output(config)
-  micro = int(m.get('critic_microbatch', 0)) or b
-  remat = bool(m.get('remat', False))
+  micro = int(m.critic_microbatch) or b
+  remat = bool(m.remat)
 
   def pack_rows(x):  # [pack * B, length] -> [B, length, pack]
     return jnp.transpose(x.reshape(pack, b, -1), (1, 2, 0))
@@ -290,7 +297,7 @@ def _wgan_train_step(config, info) -> Callable:
     (c_params, c_opt, g_stats), aux = jax.lax.scan(
         lambda carry, xs: critic_update(state.g_params, carry, xs),
         (state.c_params, state.c_opt, state.g_stats), (rows, keys[:-1]),
-        unroll=bool(m.get('unroll_critic', True)))
+        unroll=bool(m.unroll_critic))
 
     k_gen = keys[-1]
     latents = _latents(pyr, k_gen, pack * b, m.noise_dim)  # those _generate_wgan would draw
@@ -328,7 +335,7 @@ def _wgan_sampler(config, info) -> Callable:
   # each generated batch, as in training (needs batches of hundreds, not a handful). The
   # averaged generator (ema_decay > 0) always uses batch statistics (module docstring).
   ema = _ema_decay(config) > 0
-  batch_stats = ema or bool(config.model.get('sample_batch_stats', False))
+  batch_stats = ema or bool(config.model.sample_batch_stats)
   output = _wgan_output(config)
 
   def sampler(state: GANState, key: jax.Array, num: int) -> jax.Array:

@@ -29,11 +29,11 @@ import ml_collections
 import numpy as np
 
 from ag_jax import checkpoint as ckpt_lib
+from ag_jax import configuration
 from ag_jax import data as data_lib
 from ag_jax import parallel
 from ag_jax import rng
 from ag_jax.config_base import ConfigError
-from ag_jax.config_base import check_positive
 from ag_jax.data import writers
 from ag_jax.train import adversarial
 from ag_jax.train import metrics as metrics_lib
@@ -112,18 +112,12 @@ class Setup:
 
 
 def build(config, dataset: data_lib.Dataset | None = None) -> Setup:
-  check_positive(config.train, ('num_steps', 'batch_size', 'log_every', 'checkpoint_every',
-                                'keep_checkpoints', 'signal_check_every'), 'train')
-  check_positive(config.sample, ('num_samples', 'batch_size'), 'sample')
-  if config.evaluate.get('at_end', False) and int(config.sample.num_samples) < 2:
-    raise ConfigError(f'config.sample.num_samples={config.sample.num_samples}: the evaluation '
-                      'at the end (evaluate.at_end) compares pairs of AGs; use 2 or more.')
-  if int(config.train.get('sample_every', 0)) < 0:
-    raise ConfigError(f'config.train.sample_every={config.train.sample_every}: use 0 (never) '
-                      'or a multiple of train.log_every.')
+  """Validates `config` (one ConfigError, before any data is read), then opens the data and
+  lays the state out on the mesh."""
+  fam = family(config)
+  configuration.validate(config, fam)
   ds = dataset or open_data(config)
   info = data_info(ds)
-  fam = family(config)
   mesh = parallel.make_mesh(config.mesh)
   parallel.check_batch(mesh, config.train.batch_size)
   create = lambda key: fam.create_state(config, info, key)
@@ -280,7 +274,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
   if is_main:  # Only once the checkpoint fits: config.json always describes the checkpoints.
     _write_config(config, workdir)
   start = int(jax.device_get(state.step))
-  decay = config.model.get('lr_decay', 'none')
+  decay = config.model.lr_decay if 'lr_decay' in config.model else 'none'  # the GAN has none
   if start and decay != 'none' and any(c.startswith('train.num_steps:') for c in changed):
     logging.warning(
         '%s: train.num_steps changed on a run whose rate decays over it (model.lr_decay=%s): '
@@ -457,16 +451,13 @@ def _hms(seconds: float) -> str:
 
 
 def _config_changes(config, workdir: pathlib.Path) -> list[str]:
-  """'key: old -> new' for each setting that differs from workdir/config.json (if any)."""
-  path = workdir / 'config.json'
-  if not path.exists():
+  """'key: old -> new' for each setting that differs from workdir/config.json (if any),
+  migrated onto today's defaults: a field added since differs only if set otherwise."""
+  saved = saved_config(workdir)
+  if saved is None:
     return []
-  try:
-    old = traverse_util.flatten_dict(json.loads(path.read_text()), sep='.')
-  except ValueError as e:
-    raise ResumeError(f'{path}: not readable JSON ({e}); it records the config this '
-                      "workdir's checkpoints were trained with: restore it from a backup, or "
-                      'give a new --workdir.') from e
+  path = workdir / 'config.json'
+  old = traverse_util.flatten_dict(json.loads(saved.to_json_best_effort()), sep='.')
   new = traverse_util.flatten_dict(json.loads(config.to_json_best_effort()), sep='.')
   changed = [f'{k}: {old.get(k, "(unset)")!r} -> {new.get(k, "(unset)")!r}'
              for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
@@ -476,6 +467,25 @@ def _config_changes(config, workdir: pathlib.Path) -> list[str]:
   return changed
 
 
+def saved_config(workdir: pathlib.Path) -> ml_collections.ConfigDict | None:
+  """workdir/config.json merged over today's defaults (configuration.migrate), or None if
+  there is none; saved fields that no longer exist are dropped with one warning."""
+  path = workdir / 'config.json'
+  if not path.exists():
+    return None
+  try:
+    saved = json.loads(path.read_text())
+  except ValueError as e:
+    raise ResumeError(f'{path}: not readable JSON ({e}); it records the config this '
+                      "workdir's checkpoints were trained with: restore it from a backup, or "
+                      'give a new --workdir.') from e
+  config, dropped = configuration.migrate(saved, str(path))
+  if dropped:
+    warn(f'{path}: {", ".join(dropped)}: no such setting in this ag_jax (removed since the run '
+         'was started); ignored.')
+  return config
+
+
 def _write_config(config, workdir: pathlib.Path):
   writers.write_text(workdir / 'config.json',
                      config.to_json_best_effort(indent=2, sort_keys=True) + '\n')
@@ -483,18 +493,22 @@ def _write_config(config, workdir: pathlib.Path):
 
 def generate(setup: Setup, state, num: int, seed: int, batch_size: int,
              progress: bool = True, **sampling):
-  """Yields uint8 [<= batch_size, num_snps] batches of AGs; batch i uses fold_in(key, i).
+  """An iterator of uint8 [<= batch_size, num_snps] batches of AGs; batch i uses
+  fold_in(key, i).
 
-  sampling: model sampling options for this draw only (e.g. sample_sweeps=200 for an RBM);
-  the trained config is not changed.
+  sampling: model sampling options for this draw only (e.g. sample_sweeps=200 for an RBM),
+  validated here, before anything is drawn (ConfigError); the trained config is not changed.
   """
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   config = setup.config
   if sampling:
-    config = ml_collections.ConfigDict(config.to_dict())
-    config.model.update(sampling)
+    config = configuration.override(config, 'model', sampling)
+    configuration.validate(config, setup.fam)
   sampler = setup.fam.make_sampler(config, setup.info)
-  fn = jax.jit(sampler, static_argnums=2)
+  return _draw(jax.jit(sampler, static_argnums=2), state, num, seed, batch_size, progress)
+
+
+def _draw(fn, state, num: int, seed: int, batch_size: int, progress: bool):
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   key = rng.stream(seed, 'generate')
   with tqdm(total=num, unit='AG', disable=not progress, desc='generating') as bar:
     for i, start in enumerate(range(0, num, batch_size)):
@@ -551,10 +565,9 @@ class Trained:
 def load_trained(workdir: str | pathlib.Path, step: int | None = None) -> Trained:
   """The config, data info and checkpointed state (`step`, default the latest) of a workdir."""
   workdir = pathlib.Path(workdir)
-  path = workdir / 'config.json'
-  if not path.exists():
+  config = saved_config(workdir)
+  if config is None:
     raise FileNotFoundError(f'{workdir}: not a training workdir (no config.json).')
-  config = ml_collections.ConfigDict(json.loads(path.read_text()))
   setup = build(config)
   ckpt = ckpt_lib.Checkpointer(workdir, keep=config.train.keep_checkpoints)
   try:

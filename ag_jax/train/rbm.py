@@ -37,7 +37,7 @@ def layout(config, info) -> crbm.Layout:
 
 def _dtype(config) -> str:
   """`model.matmul_dtype` resolved to one of rbm.MATMUL_PRECISIONS ('auto': by hardware)."""
-  return rbm.matmul_precision(getattr(config.model, 'matmul_dtype', 'float32'))
+  return rbm.matmul_precision(config.model.matmul_dtype)
 
 
 def learning_rate(config) -> float | optax.Schedule:
@@ -53,8 +53,8 @@ def learning_rate(config) -> float | optax.Schedule:
 
 
 def hidden_type(config) -> str:
-  """`model.hidden`: 'bernoulli' (default; configs older than the option) or 'relu'."""
-  return rbm.check_hidden(getattr(config.model, 'hidden', 'bernoulli'))
+  """`model.hidden`: 'bernoulli' or 'relu'."""
+  return rbm.check_hidden(config.model.hidden)
 
 
 def optimizer(config) -> optax.GradientTransformation:
@@ -71,14 +71,13 @@ def check_config(config) -> None:
   """Model fields with a fixed set of values or a lower bound: one ConfigError naming the field."""
   m = config.model
   try:
-    rbm.check_hidden(getattr(m, 'hidden', 'bernoulli'))
+    hidden_type(config)
     _dtype(config)
     restart_init(config)
     precondition(config)
     optimizer(config)  # also builds the learning-rate schedule, so checks lr_decay
-    check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
-    check_sample_beta(float(getattr(m, 'sample_sharpen', 1.0)), 'config.model.sample_sharpen',
-                      SHARPEN_HELP)
+    check_sample_beta(float(m.sample_beta), 'config.model.sample_beta')
+    check_sample_beta(float(m.sample_sharpen), 'config.model.sample_sharpen', SHARPEN_HELP)
   except ValueError as e:
     raise ConfigError(str(e) if str(e).startswith('config.') else f'config.model.{e}') from e
   # 0 Gibbs steps trains on the start state: NaN 250 steps later.
@@ -106,9 +105,8 @@ def window_block(config, lay: crbm.Layout) -> int:
   4 MiB of chain state; -1 = all windows at once (also used when windows are sharded over
   devices, where each device already holds a slice).
   """
-  b = int(getattr(config.model, 'window_block', -1))
-  mesh = getattr(config, 'mesh', None)
-  if b < 0 or (mesh is not None and mesh.window != 1):
+  b = int(config.model.window_block)
+  if b < 0 or config.mesh.window != 1:
     return lay.num_windows
   if b == 0:
     per_window_bytes = 4 * config.train.batch_size * (lay.window + config.model.num_hidden)
@@ -121,11 +119,11 @@ PRECONDITIONS = ('none', 'allele_sd')
 
 
 def precondition(config) -> str:
-  """`model.precondition` (older configs: 'none'), or one ValueError (also for its power)."""
-  r = getattr(config.model, 'precondition', 'none')
+  """`model.precondition`, or one ValueError (also for its power)."""
+  r = config.model.precondition
   if r not in PRECONDITIONS:
     raise ValueError(f'config.model.precondition={r!r}: use one of {", ".join(PRECONDITIONS)}.')
-  power = float(getattr(config.model, 'precondition_power', 1.0))
+  power = float(config.model.precondition_power)
   if not 0 < power <= 2:  # also NaN
     raise ValueError(f'config.model.precondition_power={power}: use a power in (0, 2].')
   return r
@@ -146,14 +144,14 @@ def gradient_scale(config, info, lay: crbm.Layout) -> jax.Array | None:
   """
   if precondition(config) == 'none':
     return None
-  power = float(getattr(config.model, 'precondition_power', 1.0))
+  power = float(config.model.precondition_power)
   p = jnp.clip(jnp.asarray(info.allele_freq, jnp.float32), 0.005, 0.995)
   return crbm.per_snp_to_windows(lay, (0.5 / jnp.sqrt(p * (1 - p))) ** power)
 
 
 def restart_init(config) -> str:
-  """`model.restart_init` (configs older than the option: 'uniform'), or one ValueError."""
-  r = getattr(config.model, 'restart_init', 'uniform')
+  """`model.restart_init`, or one ValueError."""
+  r = config.model.restart_init
   if r not in RESTART_INITS:
     raise ValueError(f'config.model.restart_init={r!r}: use one of {", ".join(RESTART_INITS)}.')
   return r
@@ -261,10 +259,9 @@ def make_sampler(config, info) -> Callable:
   lay = layout(config, info)
   m = config.model
   init_freq = info.allele_freq if m.sample_init == 'freq' else None
-  beta = check_sample_beta(float(getattr(m, 'sample_beta', 1.0)), 'config.model.sample_beta')
-  # Older workdirs' configs have no sample_sharpen: 1, the sampler they were trained with.
-  sharpen = check_sample_beta(float(getattr(m, 'sample_sharpen', 1.0)),
-                              'config.model.sample_sharpen', SHARPEN_HELP)
+  beta = check_sample_beta(float(m.sample_beta), 'config.model.sample_beta')
+  sharpen = check_sample_beta(float(m.sample_sharpen), 'config.model.sample_sharpen',
+                              SHARPEN_HELP)
   final_beta = None if sharpen == 1.0 else beta * sharpen
   hidden = hidden_type(config)
   if (not m.persistent and restart_init(config) == 'freq' and m.sample_init == 'freq'

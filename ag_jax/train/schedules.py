@@ -12,14 +12,13 @@ def decayed(config, lr: float, updates_per_step: int = 1) -> float | optax.Sched
   ('cosine' or 'linear') over the run: `train.num_steps` x `updates_per_step` updates of the
   one optimizer the rate drives (a WGAN critic updates `critic_iter` times per step). A
   constant stays a float, so an optimizer built without a decay keeps the state it always had
-  (checkpoints written before the option still load). Reads fields with getattr and only those
-  it needs, so configs without the decay fields (older runs, tests' stand-ins) still work."""
+  (checkpoints written before the option still load)."""
   m = config.model
-  decay = getattr(m, 'lr_decay', 'none')
+  decay = m.lr_decay
   if decay == 'none':
     return lr
   steps = int(config.train.num_steps) * int(updates_per_step)
-  final = float(getattr(m, 'lr_final', 0.0))
+  final = float(m.lr_final)
   if decay == 'cosine':
     return optax.cosine_decay_schedule(lr, steps, alpha=final)
   if decay == 'linear':
