@@ -84,3 +84,27 @@ def test_pooled_folds_average_by_size_and_shrink_the_se():
   assert m['privacy_loss_se'] == pytest.approx(0.02 / np.sqrt(2))
   assert (m['privacy_loss_n'], m['mia_n_nonmembers'], m['folds']) == (1000, 1000, 2)
   assert 'privacy_verdict' in m
+
+
+@pytest.mark.slow  # two tiny trainings, generations and evaluations in subprocesses (~90 s)
+def test_privacy_folds_trains_per_fold_and_pools_the_whole_cohort(tmp_path):
+  """configs/crbm.py:test with K=2: each fold's model is evaluated on its own held-out fold
+  (the two folds partition the 5,008 haplotypes), and the pooled figures rest on all of them."""
+  import json  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  from conftest import ROOT  # pylint: disable=g-import-not-at-top
+  r = subprocess.run([sys.executable, str(ROOT / 'experiments' / 'privacy_folds.py'),
+                      '--config=configs/crbm.py:test', '--folds=2', '--num_samples=200',
+                      f'--output={tmp_path}'], capture_output=True, text=True, cwd=ROOT)
+  assert r.returncode == 0, r.stderr[-3000:]
+  result = json.loads((tmp_path / 'privacy.json').read_text())
+  folds, pooled = result['folds'], result['pooled']
+  assert [f['mia_n_nonmembers'] for f in folds] == [f['mia_n_members'] for f in folds[::-1]]
+  assert pooled['mia_n_nonmembers'] == 5008 and pooled['folds'] == 2
+  assert pooled['privacy_loss_se'] < min(f['privacy_loss_se'] for f in folds)
+  assert pooled['privacy_verdict'] in (privacy.NO_LEAK, privacy.LEAKS) or \
+      pooled['privacy_verdict'].startswith('too few haplotypes to conclude')
+  provenance = json.loads((tmp_path / 'provenance.json').read_text())
+  assert provenance['folds'] == 2 and len(provenance['steps']) == 6  # train, generate, evaluate
+  assert 'pooled' in (tmp_path / 'summary.md').read_text()

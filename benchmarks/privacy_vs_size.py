@@ -1,0 +1,154 @@
+r"""Privacy and quality against the number of training haplotypes (small-cohort study).
+
+  python benchmarks/privacy_vs_size.py --config=configs/crbm.py --dataset=1000g_805 \
+      --sizes=200,500,1000,2000,all --draws=5 --output=benchmarks/results/privacy_vs_size_crbm_805
+  python benchmarks/privacy_vs_size.py --config=configs/crbm.py --sizes=400,all --steps=500
+
+For each size N, a seeded subsample of N train haplotypes (data.train_haplotypes; `all` = the
+whole train split) is the train split of a split view (<output>/size<N>/data); the train
+haplotypes left out join the held-out split, so the privacy figures of small N rest on
+thousands of unseen haplotypes. The config is trained on it (experiments/train.py,
+--steps overrides train.num_steps), --draws AG sets are drawn (generate.py, seeds 0..D-1) and
+evaluated in this process: AF r and LD r per draw against the N train haplotypes
+(evaluate.evaluate_set), privacy loss and MIA AUC per draw and on all draws together (more AGs:
+a smaller synthetic side of the standard error; ag_jax.evaluate.privacy). Writes table.csv,
+table.md, privacy_vs_size.png and provenance.json into --output. Finished runs and AG files are
+reused.
+"""
+
+import argparse
+import csv
+import io
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / 'experiments'))
+import privacy_folds  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+COLUMNS = ('size', 'train', 'held_out', 'af_r', 'af_r_sd', 'ld_r', 'ld_r_sd', 'privacy_loss',
+           'privacy_loss_se', 'privacy_loss_draws_sd', 'mia_auc', 'mia_auc_se', 'verdict')
+
+
+def evaluate_size(view: pathlib.Path, files: list[pathlib.Path], size: str) -> dict:
+  """The row of one size: quality per draw (mean, SD) and privacy on all draws together."""
+  from ag_jax import data, evaluate  # pylint: disable=g-import-not-at-top
+  from ag_jax.evaluate import privacy  # pylint: disable=g-import-not-at-top
+  ds = data.Dataset(view)
+  train, test = ds.read_split('train'), ds.read_split('test')
+  draws = [data.read_hapt(str(f)).genotypes for f in files]
+  quality = [evaluate.evaluate_set(train, ags, None, distance_sample=200)[0] for ags in draws]
+  per_draw = [privacy.figures(train, test, ags, seed=i)['privacy_loss']
+              for i, ags in enumerate(draws)]
+  pooled = privacy.figures(train, test, np.concatenate(draws))
+  row = {'size': size, 'train': ds.num_train, 'held_out': ds.num_test,
+         'privacy_loss': pooled['privacy_loss'], 'privacy_loss_se': pooled['privacy_loss_se'],
+         'privacy_loss_draws_sd': float(np.std(per_draw, ddof=1)) if len(draws) > 1 else 0.0,
+         'mia_auc': pooled['mia_auc'], 'mia_auc_se': pooled['mia_auc_se'],
+         'verdict': pooled['privacy_verdict']}
+  for key in ('af_r', 'ld_r'):
+    values = [m[key] for m in quality]
+    row[key] = float(np.mean(values))
+    row[f'{key}_sd'] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+  return row
+
+
+def plot(rows: list[dict], path: pathlib.Path, title: str) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
+  from ag_jax.evaluate import audit, privacy  # pylint: disable=g-import-not-at-top
+  x = [r['train'] for r in rows]
+  fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+  for ax, key, limit in ((axes[0], 'privacy_loss', audit.PRIVACY_LOSS_LIMIT),
+                         (axes[1], 'mia_auc', audit.MIA_AUC_LIMIT)):
+    ax.errorbar(x, [r[key] for r in rows], yerr=[privacy.Z * r[f'{key}_se'] for r in rows],
+                marker='o', capsize=3)
+    ax.axhline(limit, color='r', ls='--', lw=0.8, label=f'limit {limit}')
+    ax.set(title=f'{key} (± {privacy.Z:g} SE)')
+    ax.legend(fontsize=7)
+  for ax, key in ((axes[2], 'af_r'), (axes[3], 'ld_r')):
+    ax.errorbar(x, [r[key] for r in rows], yerr=[r[f'{key}_sd'] for r in rows], marker='o',
+                capsize=3)
+    ax.set(title=f'{key} (± SD over draws)')
+  for ax in axes:
+    ax.set(xscale='log', xlabel='training haplotypes')
+  fig.suptitle(title, fontsize=9)
+  fig.tight_layout()
+  with writers.atomic_path(path) as tmp:
+    fig.savefig(tmp, dpi=90, format='png')
+  plt.close(fig)
+
+
+def main() -> None:
+  ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  ap.add_argument('--config', default='configs/crbm.py', help='a config, as train.py takes it')
+  ap.add_argument('--dataset', default='1000g_805', help='bundled name or prepared directory')
+  ap.add_argument('--sizes', default='200,500,1000,2000,all',
+                  help='training haplotypes per run, comma-separated; all = the train split')
+  ap.add_argument('--draws', type=int, default=5, help='AG draws per size')
+  ap.add_argument('--num_samples', type=int, default=5000, help='AGs per draw')
+  ap.add_argument('--steps', type=int, default=0, help='train.num_steps (0: the config\'s)')
+  ap.add_argument('--split_seed', type=int, default=0, help='seed of the subsamples')
+  ap.add_argument('--set', action='append', default=[], metavar='FIELD=VALUE',
+                  help='a config override passed to train.py as --config.FIELD=VALUE')
+  ap.add_argument('--output', help='results directory (default benchmarks/results/'
+                  'privacy_vs_size_<config>_<dataset>)')
+  ap.add_argument('--workdir', help='split views, training runs and AG files (default '
+                  'runs/privacy_vs_size_<config>_<dataset>)')
+  args = ap.parse_args()
+  try:
+    sizes = [0 if s == 'all' else int(s) for s in args.sizes.split(',')]
+  except ValueError:
+    ap.error(f'--sizes={args.sizes}: use comma-separated counts or all')
+  if args.draws < 1 or args.steps < 0 or any(s < 0 for s in sizes):
+    ap.error('--draws must be 1 or more, --steps and --sizes 0 or more')
+  from ag_jax import data  # pylint: disable=g-import-not-at-top
+  from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
+  name = pathlib.Path(args.config.split(':')[0]).stem + args.config.partition(':')[2]
+  name = f'privacy_vs_size_{name}_{pathlib.Path(args.dataset).name}'
+  output = pathlib.Path(args.output or ROOT / 'benchmarks' / 'results' / name).resolve()
+  workdir = pathlib.Path(args.workdir or ROOT / 'runs' / name).resolve()
+  overrides = args.set + ([f'train.num_steps={args.steps}'] if args.steps else [])
+  steps, rows, started = [], [], privacy_folds.now()
+  for size in sizes:
+    label = str(size or 'all')
+    size_dir = workdir / f'size{label}'
+    size_dir.mkdir(parents=True, exist_ok=True)
+    try:
+      view = data.open_dataset(args.dataset, train_haplotypes=size,
+                               split_seed=args.split_seed).write_view(size_dir / 'data')
+    except data.DataError as e:
+      sys.exit(f'error: {e}')
+    files = privacy_folds.train_and_draw(view, args.config, overrides, size_dir / 'run',
+                                         args.num_samples, range(args.draws), steps)
+    rows.append(evaluate_size(view, files, label))
+    print(rows[-1], flush=True)
+  buf = io.StringIO()
+  w = csv.DictWriter(buf, COLUMNS, lineterminator='\n')
+  w.writeheader()
+  w.writerows(rows)
+  writers.write_text(output / 'table.csv', buf.getvalue())
+  lines = ['| training haplotypes | held-out | AF r | LD r | privacy loss ± SE | MIA AUC ± SE | '
+           'verdict |', '|---|---|---|---|---|---|---|']
+  lines += [f"| {r['train']} | {r['held_out']} | {r['af_r']:.4f} | {r['ld_r']:.4f} | "
+            f"{r['privacy_loss']:.4f} ± {r['privacy_loss_se']:.4f} | "
+            f"{r['mia_auc']:.4f} ± {r['mia_auc_se']:.4f} | {r['verdict']} |" for r in rows]
+  writers.write_text(output / 'table.md', '\n'.join(lines) + '\n')
+  print('\n'.join(lines))
+  plot(rows, output / 'privacy_vs_size.png',
+       f'{args.config} on {args.dataset}; {args.draws} draws of {args.num_samples} AGs'
+       + (f', {args.steps} steps' if args.steps else ''))
+  config_json = workdir / f'size{rows[0]["size"]}' / 'run' / 'config.json'
+  privacy_folds.write_provenance(
+      output, steps, started, dataset=args.dataset, sizes=args.sizes, draws=args.draws,
+      config=json.loads(config_json.read_text()) if config_json.exists() else None)
+  print(f'wrote {output}/table.csv, table.md, privacy_vs_size.png, provenance.json')
+
+
+if __name__ == '__main__':
+  main()
