@@ -16,7 +16,6 @@ table.md, privacy_vs_size.png and provenance.json into --output. Finished runs a
 reused.
 """
 
-import argparse
 import csv
 import io
 import json
@@ -85,17 +84,11 @@ def plot(rows: list[dict], path: pathlib.Path, title: str) -> None:
 
 
 def main() -> None:
-  ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  ap.add_argument('--config', default='configs/crbm.py', help='a config, as train.py takes it')
-  ap.add_argument('--dataset', default='1000g_805', help='bundled name or prepared directory')
+  ap = privacy_folds.run_flags(__doc__, 'subsamples')
   ap.add_argument('--sizes', default='200,500,1000,2000,all',
                   help='training haplotypes per run, comma-separated; all = the train split')
   ap.add_argument('--draws', type=int, default=5, help='AG draws per size')
-  ap.add_argument('--num_samples', type=int, default=5000, help='AGs per draw')
   ap.add_argument('--steps', type=int, default=0, help='train.num_steps (0: the config\'s)')
-  ap.add_argument('--split_seed', type=int, default=0, help='seed of the subsamples')
-  ap.add_argument('--set', action='append', default=[], metavar='FIELD=VALUE',
-                  help='a config override passed to train.py as --config.FIELD=VALUE')
   ap.add_argument('--output', help='results directory (default benchmarks/results/'
                   'privacy_vs_size_<config>_<dataset>)')
   ap.add_argument('--workdir', help='split views, training runs and AG files (default '

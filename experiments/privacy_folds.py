@@ -71,15 +71,21 @@ def train_and_draw(view: pathlib.Path, config: str, overrides: list[str], workdi
   return files
 
 
-def main() -> None:
-  ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  ap.add_argument('--config', required=True, help='a config, as train.py takes it')
+def run_flags(doc: str, split: str) -> argparse.ArgumentParser:
+  """The flags of a study that trains a config on split views of a dataset."""
+  ap = argparse.ArgumentParser(description=doc.split('\n')[0])
+  ap.add_argument('--config', default='configs/crbm.py', help='a config, as train.py takes it')
   ap.add_argument('--dataset', default='1000g_805', help='bundled name or prepared directory')
-  ap.add_argument('--folds', type=int, default=5, help='K folds (2 or more)')
-  ap.add_argument('--split_seed', type=int, default=0, help='seed of the folds')
-  ap.add_argument('--num_samples', type=int, default=5000, help='AGs per fold')
+  ap.add_argument('--split_seed', type=int, default=0, help=f'seed of the {split}')
+  ap.add_argument('--num_samples', type=int, default=5000, help='AGs per draw')
   ap.add_argument('--set', action='append', default=[], metavar='FIELD=VALUE',
                   help='a config override passed to train.py as --config.FIELD=VALUE')
+  return ap
+
+
+def main() -> None:
+  ap = run_flags(__doc__, 'folds')
+  ap.add_argument('--folds', type=int, default=5, help='K folds (2 or more)')
   ap.add_argument('--output', required=True, help='results directory')
   args = ap.parse_args()
   if args.folds < 2:
