@@ -57,12 +57,12 @@ def run_case(model: str, snps: int, repeats: int, max_gib: float) -> dict:
   import numpy as np  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, str(HERE))
   from common import compiled_memory_gib, median_time, peak_rss_gib  # pylint: disable=g-import-not-at-top
-  from ag_jax.train import loop  # pylint: disable=g-import-not-at-top
+  from ag_jax.train import setup  # pylint: disable=g-import-not-at-top
   config = load_config(model)
-  fam = loop.family(config)
+  fam = setup.family(config)
   rng = np.random.default_rng(0)
   freq = rng.beta(0.3, 0.3, snps).astype(np.float32)
-  info = loop.DataInfo(snps, freq, np.arange(snps), 10000)
+  info = setup.DataInfo(snps, freq, np.arange(snps), 10000)
   b = config.train.batch_size
   batch = (rng.random((b, snps), dtype=np.float32) < freq).astype(np.uint8)
   state = jax.jit(lambda k: fam.create_state(config, info, k))(jax.random.key(0))

@@ -49,7 +49,7 @@ from common import compiled_memory_gib, machine, median_time, peak_rss_gib  # py
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / 'tests'))
 from ag_jax.train import adversarial  # pylint: disable=wrong-import-position
-from ag_jax.train.loop import DataInfo  # pylint: disable=wrong-import-position
+from ag_jax.train.setup import DataInfo  # pylint: disable=wrong-import-position
 
 
 def get_config(channels, batch, critic_iter, conv='matmul', max_latent=4, compute_dtype='auto',

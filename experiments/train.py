@@ -51,7 +51,6 @@ def main(argv):
   from ag_jax import train  # pylint: disable=g-import-not-at-top
   from ag_jax.config_base import ConfigError  # pylint: disable=g-import-not-at-top
   from ag_jax.data import DataError  # pylint: disable=g-import-not-at-top
-  from ag_jax.train import loop  # pylint: disable=g-import-not-at-top
   from ag_jax import compilation_cache  # pylint: disable=g-import-not-at-top
   compilation_cache.enable()  # a resumed run loads its compiled step instead of compiling again
   workdir = _WORKDIR.value or default_workdir(_config_arg())
@@ -65,7 +64,7 @@ def main(argv):
     _fail(f'config.data: {e}')
   # ResumeError: the cause (Orbax's shape/tree mismatch) is noise here. NonFiniteError: the
   # message names the step range and what to change.
-  except (loop.WorkdirError, train.ResumeError, train.NonFiniteError) as e:
+  except (train.WorkdirError, train.ResumeError, train.NonFiniteError) as e:
     _fail(str(e))
 
 

@@ -21,7 +21,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 sys.path.insert(0, os.path.dirname(__file__))
 from configs_loader import load  # pylint: disable=g-import-not-at-top
 from ag_jax import data, parallel  # pylint: disable=g-import-not-at-top
-from ag_jax.train import loop  # pylint: disable=g-import-not-at-top
+from ag_jax.train import loop, setup as train_setup  # pylint: disable=g-import-not-at-top
 
 
 def run_steps(model, mesh_shape, num_steps=3):
@@ -30,10 +30,10 @@ def run_steps(model, mesh_shape, num_steps=3):
   if precondition:
     config.model.precondition = precondition
   config.mesh.data, config.mesh.window = mesh_shape
-  setup = loop.build(config)
-  state = loop.init_state(setup)
+  setup = train_setup.build(config)
+  state = train_setup.init_state(setup)
   init = jax.device_get(state)
-  step_fn = loop.make_step_fn(setup, donate=False)
+  step_fn = train_setup.make_step_fn(setup, donate=False)
   loader = data.BatchLoader(setup.dataset, batch_size=config.train.batch_size, seed=0)
   for s in range(num_steps):
     state, _ = step_fn(state, parallel.global_batch(setup.mesh, loader.batch(s)),

@@ -9,7 +9,7 @@ import pytest
 
 from ag_jax.models import crbm, rbm
 from ag_jax.train import rbm as rbm_family
-from ag_jax.train.loop import DataInfo
+from ag_jax.train.setup import DataInfo
 from configs import crbm as crbm_config
 from conftest import step_sizes
 

@@ -199,7 +199,7 @@ def test_ld_probe_scores_real_ld_and_not_independent_snps(name):
   with every column shuffled (allele frequencies kept, LD gone: what a generator that learnt
   only the frequencies makes) scores ~0; pair_r2 agrees with numpy's corrcoef."""
   from ag_jax.data import dataset  # pylint: disable=g-import-not-at-top
-  from ag_jax.train.loop import LdProbe, pair_r2  # pylint: disable=g-import-not-at-top
+  from ag_jax.evaluate.probes import LdProbe, pair_r2  # pylint: disable=g-import-not-at-top
   ds = dataset.open_dataset(name)
   probe = LdProbe(ds, seed=0)
   x = ds.read_split('test')
@@ -242,7 +242,7 @@ def test_ld_probe_estimates_the_evaluations_ld_r():
   block), and the sites rarer than 3% fixed, as a generator that never draws them."""
   from ag_jax.data import dataset  # pylint: disable=g-import-not-at-top
   from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top
-  from ag_jax.train.loop import LdProbe  # pylint: disable=g-import-not-at-top
+  from ag_jax.evaluate.probes import LdProbe  # pylint: disable=g-import-not-at-top
   ds = dataset.open_dataset('1000g_agbl4')
   x = ds.read_split('test')
   rng = np.random.default_rng(2)

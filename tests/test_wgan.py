@@ -16,7 +16,7 @@ from ag_jax.config_base import ConfigError
 from ag_jax.models import gan as gan_lib
 from ag_jax.models import wgan
 from ag_jax.train import adversarial
-from ag_jax.train.loop import DataInfo
+from ag_jax.train.setup import DataInfo
 from configs_loader import load
 from conftest import ROOT, step_sizes
 

@@ -4,7 +4,7 @@
 
 Prints the evaluation's ld_r (evaluate_set's pairs: up to stats.LD_MAX_DISTANCE apart among
 the sites polymorphic in both sets, equal-size subsamples) over pairs up to 50 and 200 apart,
-split by gap, and the training probe (ag_jax.train.loop.LdProbe) on the first 1,000 AGs.
+split by gap, and the training probe (ag_jax.evaluate.probes.LdProbe) on the first 1,000 AGs.
 """
 
 import sys
@@ -14,7 +14,7 @@ import numpy as np
 from ag_jax.data.dataset import open_dataset
 from ag_jax.data.readers import read_hapt_matrix
 from ag_jax.evaluate import stats
-from ag_jax.train.loop import LdProbe
+from ag_jax.evaluate.probes import LdProbe
 
 
 def main(path: str, name: str = '1000g_agbl4'):
