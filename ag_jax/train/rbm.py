@@ -2,6 +2,8 @@
 
 Both are the window chain of `ag_jax.models.crbm`: the plain RBM is one window over all SNPs.
 The loop calls `create_state`, `make_train_step`, `make_sampler` and `partition_specs`.
+Conditional models (info.labels, docs/conditional.md) take batches with the K one-hot label
+columns first, [B, K + num_snps], and sample with one label per AG.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import optax
 
 from ag_jax.config_base import ConfigError, check_positive
+from ag_jax.data import labels as labels_lib
 from ag_jax.models import crbm
 from ag_jax.models import rbm
 from ag_jax.train import schedules
@@ -27,12 +30,18 @@ class RBMState:
   step: jax.Array  # int32 []
   params: rbm.RBMParams  # stacked over windows: w [n_w, W, H], vb [n_w, W], hb [n_w, H]
   opt_state: Any
-  chains: jax.Array  # float32 [n_w, batch, W]: persistent negative chains (PCD)
+  chains: jax.Array  # float32 [n_w, batch, K + W]: persistent negative chains (PCD)
+
+
+def vocabulary(info) -> labels_lib.Vocabulary | None:
+  """The labels the model is conditioned on (DataInfo.labels), None if unconditioned."""
+  return getattr(info, 'labels', None)
 
 
 def layout(config, info) -> crbm.Layout:
   window = info.num_snps if config.model.name == 'rbm' else int(config.model.window_size)
-  return crbm.make_layout(info.num_snps, window)
+  vocab = vocabulary(info)
+  return crbm.make_layout(info.num_snps, window, vocab.size if vocab else 0)
 
 
 def _dtype(config) -> str:
@@ -84,14 +93,30 @@ def check_config(config) -> None:
   check_positive(m, ('num_hidden', 'gibbs_steps', 'sample_sweeps'))
 
 
+def check_labels(config, info) -> None:
+  """A conditioned config whose data info carries no labels is one ConfigError (the training
+  setup fills DataInfo.labels from config.data.condition)."""
+  column = labels_lib.condition(config)
+  if column != 'none' and vocabulary(info) is None:
+    raise ConfigError(f'config.data.condition={column}: no labels reached the model '
+                      '(DataInfo.labels is unset); this training setup cannot condition yet.')
+
+
 def create_state(config, info, key: jax.Array) -> RBMState:
   check_config(config)
+  check_labels(config, info)
   lay = layout(config, info)
   k_params, k_chains = jax.random.split(key)
   params = crbm.init_params(k_params, lay, config.model.num_hidden, info.allele_freq,
                             config.model.init_std)
-  chains = rbm.random_visible(k_chains, (lay.num_windows, config.train.batch_size, lay.window))
+  batch = config.train.batch_size
+  chains = rbm.random_visible(k_chains, (lay.num_windows, batch, lay.visible))
   chains = jnp.where(jnp.asarray(lay.pad_mask)[:, None], 0.0, chains)
+  if lay.num_labels:  # persistent chains' own labels, in the training proportions
+    own = labels_lib.one_hot(labels_lib.proportional(batch, vocabulary(info).freq), lay.num_labels)
+    own = jnp.concatenate([jnp.asarray(own, jnp.float32),
+                           jnp.zeros((batch, lay.window), jnp.float32)], axis=1)
+    chains = jnp.where(jnp.asarray(lay.label_mask)[:, None], own, chains)
   return RBMState(step=jnp.zeros((), jnp.int32), params=params,
                   opt_state=optimizer(config).init(params), chains=chains)
 
@@ -109,7 +134,7 @@ def window_block(config, lay: crbm.Layout) -> int:
   if b < 0 or config.mesh.window != 1:
     return lay.num_windows
   if b == 0:
-    per_window_bytes = 4 * config.train.batch_size * (lay.window + config.model.num_hidden)
+    per_window_bytes = 4 * config.train.batch_size * (lay.visible + config.model.num_hidden)
     b = max(1, (4 << 20) // per_window_bytes)
   return min(b, lay.num_windows)
 
@@ -146,7 +171,7 @@ def gradient_scale(config, info, lay: crbm.Layout) -> jax.Array | None:
     return None
   power = float(config.model.precondition_power)
   p = jnp.clip(jnp.asarray(info.allele_freq, jnp.float32), 0.005, 0.995)
-  return crbm.per_snp_to_windows(lay, (0.5 / jnp.sqrt(p * (1 - p))) ** power)
+  return crbm.per_snp_to_windows(lay, (0.5 / jnp.sqrt(p * (1 - p))) ** power, 1.0)
 
 
 def restart_init(config) -> str:
@@ -167,7 +192,7 @@ def restart_probabilities(config, info, lay: crbm.Layout) -> jax.Array:
   `gibbs_steps` then reproduces. Unused with persistent chains.
   """
   if restart_init(config) == 'uniform':
-    return jnp.full((lay.num_windows, lay.window), 0.5, jnp.float32)
+    return jnp.full((lay.num_windows, lay.visible), 0.5, jnp.float32)
   return crbm.per_snp_to_windows(lay, info.allele_freq)
 
 
@@ -188,11 +213,18 @@ def make_train_step(config, info) -> Callable:
 
   restart_p = restart_probabilities(config, info, lay)  # [n_w, W]
   scale = gradient_scale(config, info, lay)  # [n_w, W] or None
+  # Persistent chains of window 0 (no pinned half) keep their own labels (create_state), so
+  # they stay near the model's equilibrium for that label; windows 1.. take the batch's labels
+  # with the batch's pinned half, as p(free | label, pinned) needs the pairs the data has.
+  own_labels = lay.label_mask & (np.arange(lay.num_windows) == 0)[:, None]
+  own_labels = jnp.asarray(own_labels if m.persistent else np.zeros_like(own_labels))[:, None]
+  label_mask = jnp.asarray(lay.label_mask)
 
-  def per_window(params, data, chains, key, clamp_w, restart_w, num_fixed=0):
+  def per_window(params, data, chains, key, clamp_w, restart_w, values, num_fixed=0):
     return crbm.window_gradient(params, data, chains, key, clamp_w, gibbs_steps=m.gibbs_steps,
                                 centred=m.centred, l2=m.l2, persistent=m.persistent, dtype=dtype,
-                                hidden=hidden, restart_p=restart_w, num_fixed=num_fixed)
+                                hidden=hidden, restart_p=restart_w, num_fixed=num_fixed,
+                                clamp_values=values)
 
   block = window_block(config, lay)
   # Pinned visibles at the start of a window are skipped by the sweeps (rbm.run num_fixed): the
@@ -209,9 +241,10 @@ def make_train_step(config, info) -> Callable:
     return jax.vmap(fn)(*xs)
 
   def train_step(state: RBMState, batch: jax.Array, key: jax.Array):
-    data = crbm.to_windows(lay, batch.astype(jnp.float32))  # [n_w, B, W]
+    data = crbm.to_windows(lay, batch.astype(jnp.float32))  # [n_w, B, K + W]
     keys = crbm.window_keys(key, lay.num_windows)
-    xs = (state.params, data, state.chains, keys, clamp, restart_p)
+    values = jnp.where(own_labels, state.chains, data)
+    xs = (state.params, data, state.chains, keys, clamp, restart_p, values)
     if skip_pinned:
       g0, c0 = per_window(*jax.tree.map(lambda a: a[0], xs))
       rest, c_rest = all_windows(jax.tree.map(lambda a: a[1:], xs), fixed_rest,
@@ -222,6 +255,8 @@ def make_train_step(config, info) -> Callable:
       grads, chains = all_windows(xs, leading_pinned(lay.pin_mask), lay.num_windows)
     if scale is not None:
       grads = grads._replace(w=grads.w * scale[..., None], vb=grads.vb * scale)
+    # Labels are clamped in both phases: their biases only set the label marginal, never used.
+    grads = grads._replace(vb=jnp.where(label_mask, 0.0, grads.vb))
     neg = jax.tree.map(lambda g: -g, grads)  # optax minimises; the gradient is an ascent.
     updates, opt_state = tx.update(neg, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -271,10 +306,17 @@ def make_sampler(config, info) -> Callable:
                     'with %d sweeps draws from something else. Use sample_sweeps=%d.',
                     m.gibbs_steps, m.sample_sweeps, m.gibbs_steps)
 
-  def sampler(state: RBMState, key: jax.Array, num: int) -> jax.Array:
+  vocab = vocabulary(info)
+
+  def sampler(state: RBMState, key: jax.Array, num: int, labels: jax.Array | None = None
+              ) -> jax.Array:
+    """uint8 [num, num_snps]; labels (int [num], conditional models only): each AG's label,
+    default the training proportions (labels.proportional)."""
+    if vocab is not None and labels is None:
+      labels = labels_lib.proportional(num, vocab.freq)
     return crbm.sample(state.params, lay, key, num, num_sweeps=m.sample_sweeps,
                        beta_start=m.sample_beta_start, init_freq=init_freq, dtype=_dtype(config),
-                       beta_end=beta, hidden=hidden, final_beta=final_beta)
+                       beta_end=beta, hidden=hidden, final_beta=final_beta, labels=labels)
 
   return sampler
 

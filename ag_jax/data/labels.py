@@ -1,0 +1,196 @@
+"""Population labels for conditional models (config.data.condition): docs/conditional.md.
+
+The vocabulary is the sorted set of labels of the train split's haplotypes in one samples.tsv
+column (`population` or `super_population`), with each label's train count; it is saved beside
+the checkpoints (`labels.json`) so generation knows the labels without the store. A label is
+an index into the vocabulary; models see it as K one-hot units (`one_hot`). `LabelledLoader`
+puts those K columns in front of every training batch ([B, K + num_snps]); `request` turns
+`--population=EUR` or `--populations=EUR:2000,EAS:1000` into one label per AG.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import re
+from typing import Iterator
+
+import numpy as np
+
+from ag_jax.config_base import ConfigError
+from ag_jax.data.readers import DataError
+
+CONDITIONS = ('none', 'super_population', 'population')
+FILENAME = 'labels.json'
+
+
+class LabelError(ValueError):
+  """A label request the model cannot serve; the message names the flag and the labels."""
+
+
+def condition(config) -> str:
+  """config.data.condition, checked: 'none' or a samples.tsv label column (ConfigError)."""
+  data = getattr(config, 'data', None)  # stand-in configs of the model tests have none
+  value = 'none' if data is None else data.condition
+  if value not in CONDITIONS:
+    raise ConfigError(f'config.data.condition={value!r}: use one of {", ".join(CONDITIONS)}.')
+  return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Vocabulary:
+  """The labels a model was trained on: `names` sorted, `counts` train haplotypes per name."""
+  column: str
+  names: tuple[str, ...]
+  counts: tuple[int, ...]
+
+  @property
+  def size(self) -> int:
+    return len(self.names)
+
+  @property
+  def freq(self) -> np.ndarray:
+    """float64 [K]: the training proportions."""
+    c = np.asarray(self.counts, np.float64)
+    return c / c.sum()
+
+  def index(self, values, what: str = 'label') -> np.ndarray:
+    """int32 label indices of label names; LabelError naming the first unknown one."""
+    values = np.asarray(values, dtype=str)
+    lookup = {n: i for i, n in enumerate(self.names)}
+    unknown = sorted(set(values.tolist()) - set(lookup))
+    if unknown:
+      raise LabelError(f'{what} {unknown[0]!r}: not a label this model was trained on; its '
+                       f'{self.column} labels are {", ".join(self.names)}.')
+    return np.array([lookup[v] for v in values.tolist()], np.int32).reshape(values.shape)
+
+  def to_json(self) -> str:
+    return json.dumps({'column': self.column, 'names': list(self.names),
+                       'counts': list(self.counts)}, indent=2) + '\n'
+
+  @classmethod
+  def from_json(cls, text: str) -> 'Vocabulary':
+    d = json.loads(text)
+    return cls(str(d['column']), tuple(map(str, d['names'])), tuple(map(int, d['counts'])))
+
+
+def one_hot(labels, num_labels: int) -> np.ndarray:
+  """uint8 [n, K]: row i has a 1 in column labels[i]."""
+  return (np.asarray(labels)[:, None] == np.arange(num_labels)).astype(np.uint8)
+
+
+def vocabulary(dataset, column: str) -> Vocabulary:
+  """The train split's labels in samples.tsv `column`; DataError if absent or any is empty."""
+  where = pathlib.Path(dataset.path) / 'samples.tsv'
+  values = dataset.split_samples(column, 'train')
+  if values is None:
+    raise DataError(f'{where}: no {column!r} column, so config.data.condition={column} has no '
+                    'labels; prepare the data with a panel that has it (prepare_data.py '
+                    '--panel) or use config.data.condition=none.')
+  empty = np.flatnonzero(values == '')
+  if empty.size:
+    first = dataset.split_samples('haplotype', 'train')[empty[0]]
+    raise DataError(f'{where}: {empty.size} of {values.size} train haplotypes have no '
+                    f'{column} (e.g. {first}); a conditional model needs a label for every '
+                    'train haplotype: prepare the data with a panel that covers every sample, '
+                    'or use config.data.condition=none.')
+  names, counts = np.unique(values, return_counts=True)
+  return Vocabulary(column, tuple(names.tolist()), tuple(int(c) for c in counts))
+
+
+def from_config(config, dataset) -> Vocabulary | None:
+  """The vocabulary config.data.condition asks for on `dataset`, or None (unconditioned)."""
+  column = condition(config)
+  return None if column == 'none' else vocabulary(dataset, column)
+
+
+def save(workdir: str | os.PathLike, vocab: Vocabulary) -> pathlib.Path:
+  from ag_jax.data import writers  # pylint: disable=g-import-not-at-top  (circular)
+  return writers.write_text(pathlib.Path(workdir) / FILENAME, vocab.to_json())
+
+
+def load(workdir: str | os.PathLike) -> Vocabulary | None:
+  """workdir/labels.json, or None if the run was not conditioned."""
+  path = pathlib.Path(workdir) / FILENAME
+  if not path.exists():
+    return None
+  try:
+    return Vocabulary.from_json(path.read_text())
+  except (ValueError, KeyError, TypeError) as e:
+    raise DataError(f'{path}: not a label vocabulary written by ag_jax ({e}).') from e
+
+
+def proportional(num: int, freq) -> np.ndarray:
+  """int32 [num] labels in the proportions `freq` (largest remainder), interleaved so that
+  every prefix is close to them too (generation truncates its last batch)."""
+  freq = np.asarray(freq, np.float64)
+  exact = num * freq / freq.sum()
+  counts = np.floor(exact).astype(np.int64)
+  counts[np.argsort(-(exact - counts), kind='stable')[:num - counts.sum()]] += 1
+  labels = np.repeat(np.arange(freq.size), counts)
+  # Label k's j-th AG sits at fraction (j + 1/2) / count_k of the way through.
+  pos = np.concatenate([(np.arange(c) + 0.5) / c for c in counts if c])
+  return labels[np.argsort(pos, kind='stable')].astype(np.int32)
+
+
+_ITEM = re.compile(r'^([^:,\s]+):(\d+)$')
+
+
+def request(vocab: Vocabulary | None, num: int, population: str = '',
+            populations: str = '') -> np.ndarray | None:
+  """Labels of `num` AGs: all `population`; `populations` 'A:n,B:m' (n + m must be num, or
+  num 0 to take the sum); neither: the training proportions. None for an unconditioned model
+  asked for nothing. LabelError for anything else, naming the flag."""
+  if not population and not populations:
+    return None if vocab is None else proportional(num, vocab.freq)
+  flag = '--population' if population else '--populations'
+  if vocab is None:
+    raise LabelError(f'{flag}: this model was trained without labels (config.data.condition='
+                     'none), so it cannot draw AGs of a population; train with '
+                     '--config.data.condition=super_population or population.')
+  if population and populations:
+    raise LabelError('--population and --populations: give one of them.')
+  if population:
+    return np.full(num, vocab.index([population], flag)[0], np.int32)
+  names, counts = [], []
+  for item in populations.split(','):
+    m = _ITEM.match(item.strip())
+    if not m or int(m.group(2)) < 1:
+      raise LabelError(f'--populations={populations}: {item!r} is not LABEL:COUNT with a count '
+                       'of 1 or more (e.g. --populations=EUR:2000,EAS:1000).')
+    names.append(m.group(1))
+    counts.append(int(m.group(2)))
+  if len(set(names)) < len(names):
+    raise LabelError(f'--populations={populations}: a label is given twice.')
+  idx = vocab.index(names, flag)
+  if num and sum(counts) != num:
+    raise LabelError(f'--populations={populations}: asks for {sum(counts)} AGs, but '
+                     f'--num_samples is {num}; give counts that add up to it.')
+  return np.repeat(idx, counts).astype(np.int32)
+
+
+class LabelledLoader:
+  """A data.BatchLoader whose batches carry the rows' labels first: uint8 [b, K + n_snps]."""
+
+  def __init__(self, loader, vocab: Vocabulary):
+    self.loader, self.vocab = loader, vocab
+    ds, rows = loader.dataset, loader.split_rows
+    self.label_of_row = np.full(ds.num_haplotypes, -1, np.int32)
+    self.label_of_row[rows] = vocab.index(ds.samples[vocab.column][rows])
+
+  def __getattr__(self, name):  # rows(), batch_size, ...: the wrapped loader's
+    return getattr(self.loader, name)
+
+  def _with_labels(self, step: int, batch: np.ndarray) -> np.ndarray:
+    labels = self.label_of_row[self.loader.rows(step)]
+    return np.concatenate([one_hot(labels, self.vocab.size), batch], axis=1)
+
+  def batch(self, step: int) -> np.ndarray:
+    return self._with_labels(step, self.loader.batch(step))
+
+  def iterate(self, start_step: int = 0, num_steps: int | None = None
+              ) -> Iterator[tuple[int, np.ndarray]]:
+    for step, batch in self.loader.iterate(start_step, num_steps):
+      yield step, self._with_labels(step, batch)
