@@ -76,6 +76,8 @@ def plot(rows: list[dict], path: pathlib.Path, title: str) -> None:
     ax.set(title=f'{key} (± SD over draws)')
   for ax in axes:
     ax.set(xscale='log', xlabel='training haplotypes')
+    ax.minorticks_off()
+    ax.set_xticks(x, [str(v) for v in x])
   fig.suptitle(title, fontsize=9)
   fig.tight_layout()
   with writers.atomic_path(path) as tmp:

@@ -13,6 +13,8 @@ against the real data's where both have a variants table (a .hapt has none: then
 count); a mismatch is one `error:` line naming the first differing site, exit status 1.
 --fail_on_findings: after writing the report, exit status 2 if any synthetic set raises an
 audit finding (privacy, copies, membership, diversity, realism, lost alleles), listing them.
+Each set's privacy figures carry standard errors, their sizes and a verdict (no evidence of
+leakage / leaks / too few haplotypes to conclude, with the size that would): docs/privacy.md.
 """
 
 import pathlib
