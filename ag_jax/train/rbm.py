@@ -241,6 +241,10 @@ def make_train_step(config, info) -> Callable:
     return jax.vmap(fn)(*xs)
 
   def train_step(state: RBMState, batch: jax.Array, key: jax.Array):
+    if batch.shape[-1] != lay.num_labels + lay.num_snps:  # a gather would clip, not fail
+      raise ValueError(f'a batch of {batch.shape[-1]} columns; this model takes '
+                       f'{lay.num_labels} label columns (labels.LabelledLoader) and '
+                       f'{lay.num_snps} SNPs.')
     data = crbm.to_windows(lay, batch.astype(jnp.float32))  # [n_w, B, K + W]
     keys = crbm.window_keys(key, lay.num_windows)
     values = jnp.where(own_labels, state.chains, data)

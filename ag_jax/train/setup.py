@@ -24,6 +24,7 @@ import numpy as np
 from ag_jax import checkpoint as ckpt_lib
 from ag_jax import configuration
 from ag_jax import data as data_lib
+from ag_jax.data import labels as labels_lib
 from ag_jax import parallel
 from ag_jax import rng
 from ag_jax.config_base import ConfigError
@@ -64,6 +65,7 @@ class DataInfo:
   allele_freq: np.ndarray  # float32 [num_snps], train split
   positions: np.ndarray | None  # int64 [num_snps]
   num_train: int
+  labels: labels_lib.Vocabulary | None = None  # config.data.condition's (docs/conditional.md)
 
 
 def family(config) -> Any:
@@ -77,10 +79,10 @@ def open_data(config) -> data_lib.Dataset:
   return data_lib.open_dataset(config.data.path or config.data.name)
 
 
-def data_info(ds: data_lib.Dataset) -> DataInfo:
+def data_info(ds: data_lib.Dataset, labels: labels_lib.Vocabulary | None = None) -> DataInfo:
   return DataInfo(num_snps=ds.num_snps,
                   allele_freq=ds.allele_frequencies('train').astype(np.float32),
-                  positions=ds.variants['pos'], num_train=ds.num_train)
+                  positions=ds.variants['pos'], num_train=ds.num_train, labels=labels)
 
 
 @dataclasses.dataclass
@@ -96,13 +98,16 @@ class Setup:
   create: Callable
 
 
-def build(config, dataset: data_lib.Dataset | None = None) -> Setup:
+def build(config, dataset: data_lib.Dataset | None = None,
+          labels: labels_lib.Vocabulary | None = None) -> Setup:
   """Validates `config` (one ConfigError, before any data is read), then opens the data and
-  lays the state out on the mesh."""
+  lays the state out on the mesh. labels: a trained model's vocabulary (its labels.json);
+  default the one config.data.condition finds in the data (DataError if it has none)."""
   fam = family(config)
   configuration.validate(config, fam)
+  labels_lib.condition(config)
   ds = dataset or open_data(config)
-  info = data_info(ds)
+  info = data_info(ds, labels or labels_lib.from_config(config, ds))
   mesh = parallel.make_mesh(config.mesh)
   parallel.check_batch(mesh, config.train.batch_size)
   create = lambda key: fam.create_state(config, info, key)

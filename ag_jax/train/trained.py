@@ -18,6 +18,7 @@ import numpy as np
 from ag_jax import checkpoint as ckpt_lib
 from ag_jax import configuration
 from ag_jax import rng
+from ag_jax.data import labels as labels_lib
 from ag_jax.data import writers
 from ag_jax.train.setup import Setup, build, restore, saved_config, warn
 
@@ -25,9 +26,10 @@ logging = std_logging.getLogger('ag_jax')
 
 
 def generate(setup: Setup, state, num: int, seed: int, batch_size: int,
-             progress: bool = True, **sampling):
+             progress: bool = True, labels: np.ndarray | None = None, **sampling):
   """An iterator of uint8 [<= batch_size, num_snps] batches of AGs; batch i uses
-  fold_in(key, i).
+  fold_in(key, i). labels (conditional models): int [num], each AG's label
+  (labels.request; default the training proportions).
 
   sampling: model sampling options for this draw only (e.g. sample_sweeps=200 for an RBM),
   validated here, before anything is drawn (ConfigError); the trained config is not changed.
@@ -37,17 +39,25 @@ def generate(setup: Setup, state, num: int, seed: int, batch_size: int,
     config = configuration.override(config, 'model', sampling)
     configuration.validate(config, setup.fam)
   sampler = setup.fam.make_sampler(config, setup.info)
-  return _draw(jax.jit(sampler, static_argnums=2), state, num, seed, batch_size, progress)
+  if labels is None:
+    labels = labels_lib.request(setup.info.labels, num)
+  elif setup.info.labels is None:
+    raise labels_lib.LabelError('labels: this model was trained without labels.')
+  return _draw(jax.jit(sampler, static_argnums=2), state, num, seed, batch_size, progress,
+               labels)
 
 
-def _draw(fn, state, num: int, seed: int, batch_size: int, progress: bool):
+def _draw(fn, state, num: int, seed: int, batch_size: int, progress: bool, labels=None):
   """`generate`'s batches, drawn lazily by the jitted sampler `fn`."""
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   key = rng.stream(seed, 'generate')
   with tqdm(total=num, unit='AG', disable=not progress, desc='generating') as bar:
     for i, start in enumerate(range(0, num, batch_size)):
       n = min(batch_size, num - start)
-      out = np.asarray(jax.device_get(fn(state, jax.random.fold_in(key, i), batch_size)))[:n]
+      # A short last batch repeats labels to the compiled size; the extra AGs are dropped.
+      args = () if labels is None else (np.resize(labels[start:start + n], batch_size),)
+      out = np.asarray(jax.device_get(fn(state, jax.random.fold_in(key, i), batch_size,
+                                         *args)))[:n]
       bar.update(n)
       yield out
 
@@ -91,9 +101,11 @@ class Trained:
   state: Any
 
   def generate(self, num: int, seed: int = 0, batch_size: int = 1000, progress: bool = True,
-               **sampling):
-    """Batches of AGs; `sampling` overrides model sampling options for this draw only."""
-    return generate(self.setup, self.state, num, seed, batch_size, progress, **sampling)
+               labels: np.ndarray | None = None, **sampling):
+    """Batches of AGs; labels: each AG's label (conditional models, labels.request);
+    `sampling` overrides model sampling options for this draw only."""
+    return generate(self.setup, self.state, num, seed, batch_size, progress, labels,
+                    **sampling)
 
 
 def load_trained(workdir: str | pathlib.Path, step: int | None = None) -> Trained:
@@ -102,7 +114,7 @@ def load_trained(workdir: str | pathlib.Path, step: int | None = None) -> Traine
   config = saved_config(workdir)
   if config is None:
     raise FileNotFoundError(f'{workdir}: not a training workdir (no config.json).')
-  setup = build(config)
+  setup = build(config, labels=labels_lib.load(workdir))
   ckpt = ckpt_lib.Checkpointer(workdir, keep=config.train.keep_checkpoints)
   try:
     if ckpt.latest_step() is None:
