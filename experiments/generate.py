@@ -10,6 +10,14 @@ r"""Write artificial genomes from a trained workdir; the format follows the exte
   python experiments/generate.py --workdir=runs/crbm --sample_beta=1.05 --output=ags.hapt
   python experiments/generate.py --workdir=runs/crbm --sample_sharpen=1.5 --output=ags.hapt
   python experiments/generate.py --workdir=runs/wgan --step=4000 --output=ags_4000.hapt
+  python experiments/generate.py --workdir=runs/cond --population=EAS --output=eas.vcf.gz
+  python experiments/generate.py --workdir=runs/cond --populations=EUR:2000,EAS:1000 \
+      --output=cohort.vcf.gz
+
+A model trained with --config.data.condition (docs/conditional.md) draws AGs of the labels
+asked for (--population, --populations; default: the training proportions) and writes each
+AG's label to <output>.labels.tsv (`sample` and the label column; AGi is an individual in
+VCF/VCZ/PLINK outputs, a haplotype in .hapt).
 
 Formats (docs/formats.md): .hapt (the papers' format, provenance in <output>.json), .vcf,
 .vcf.gz (BGZF + .csi index), .bcf (+ .csi), .vcz (VCF Zarr, bio2zarr's layout), .pgen
@@ -36,6 +44,7 @@ import tempfile
 
 from absl import app
 from absl import flags
+import numpy as np
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A training workdir (with checkpoints).')
 _NUM = flags.DEFINE_integer('num_samples', 1000, 'Number of haplotypes to generate.')
@@ -65,6 +74,13 @@ _AUDIT = flags.DEFINE_bool(
 _FAIL = flags.DEFINE_bool(
     'fail_on_findings', False, 'Implies --audit; exit with status 3 when a limit is crossed '
     '(the AGs are still written; the status tells a pipeline not to share them).')
+_POPULATION = flags.DEFINE_string(
+    'population', '', 'Conditional models only: every AG of this label (one the model was '
+    'trained on: its workdir/labels.json).')
+_POPULATIONS = flags.DEFINE_string(
+    'populations', '', "Conditional models only: haplotypes per label, 'EUR:2000,EAS:1000'; "
+    'the counts add up to --num_samples, which may then be left out. Even counts for '
+    'diploid outputs (an individual has one label).')
 _AUDIT_SAMPLE = flags.DEFINE_integer(
     'audit_sample', 1000, 'AGs (and as many train and held-out haplotypes) in the audit\'s '
     'distance figures; exact copies are checked on all AGs.')
@@ -90,6 +106,23 @@ def _check_output_dir(out: pathlib.Path):
   except OSError as e:
     _fail(f'--output={out}: cannot write in {parent} ({e.strerror}); choose a writable '
           'directory.')
+
+
+def _check_labels_replaceable(path: pathlib.Path):
+  """The labels file beside an output replaces only one ag_jax wrote (its header)."""
+  from ag_jax.data import labels as labels_lib  # pylint: disable=g-import-not-at-top
+  from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
+  if not path.exists():
+    return
+  try:
+    with open(path) as f:
+      head = f.readline().rstrip('\n').split('\t')
+  except (OSError, UnicodeDecodeError):
+    head = []
+  if head[:1] != ['sample'] or len(head) != 2 or head[1] not in labels_lib.CONDITIONS[1:]:
+    raise writers.OutputError(f'{path}: exists and was not written by ag_jax (not an AG labels '
+                              'file); it would be replaced, so nothing was written. Move it or '
+                              'choose another --output.')
 
 
 def _vcf_contig_lengths(path: str) -> dict[str, int]:
@@ -129,14 +162,16 @@ def _contig_lengths(ds) -> dict[str, int]:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  from ag_jax.data import labels as labels_lib  # pylint: disable=g-import-not-at-top
   from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
   out = pathlib.Path(_OUTPUT.value)
   fmt = writers.output_format(out)
   if fmt is None:
     _fail(f'--output={out}: unknown output format; use {", ".join(writers.FORMATS)}.')
-  if _NUM.value < 1:
+  num = 0 if _POPULATIONS.value and not _NUM.present else _NUM.value  # 0: the counts' sum
+  if num < 1 and not (_POPULATIONS.value and not _NUM.present):
     _fail(f'--num_samples={_NUM.value}: use 1 or more (haplotypes to generate).')
-  if fmt in writers.DIPLOID and _NUM.value % 2:
+  if fmt in writers.DIPLOID and num % 2:
     _fail(f'--num_samples={_NUM.value} is odd; {fmt} pairs haplotypes into diploid '
           'individuals, so generate an even number (or write .hapt).')
   if _BATCH.value < 1:
@@ -145,8 +180,10 @@ def main(argv):
   if audit and _AUDIT_SAMPLE.value < 2:
     _fail(f'--audit_sample={_AUDIT_SAMPLE.value}: use 2 or more (distances are between pairs).')
   _check_output_dir(out)
+  labels_path = out.with_name(out.name + '.labels.tsv')
   try:
     writers.check_replaceable(out)
+    _check_labels_replaceable(labels_path)
   except writers.OutputError as e:
     _fail(str(e))
   workdir = pathlib.Path(_WORKDIR.value)
@@ -161,8 +198,12 @@ def main(argv):
                                  ('sample_sharpen', _SHARPEN.value)) if v is not None}
   try:  # the saved config and the sampling flags pass the validation training uses
     trained = train.load_trained(workdir, _STEP.value)
-    batches = trained.generate(_NUM.value, seed=_SEED.value, batch_size=_BATCH.value,
-                               **overrides)
+    vocab = trained.setup.info.labels
+    labels = labels_lib.request(vocab, num, _POPULATION.value, _POPULATIONS.value,
+                                ploidy=2 if fmt in writers.DIPLOID else 1)
+    num = num or len(labels)
+    batches = trained.generate(num, seed=_SEED.value, batch_size=_BATCH.value,
+                               labels=labels, **overrides)
   except ConfigError as e:
     _fail(f'bad config: {e}')
   except (FileNotFoundError, ValueError) as e:
@@ -187,6 +228,13 @@ def main(argv):
     _fail(f'{e}' if isinstance(e, writers.OutputError) else f'--output={out}: {e}')
   print(f'wrote {n} haplotypes x {trained.setup.info.num_snps} SNPs to {out} '
         f'(checkpoint step {step})')
+  if labels is not None:
+    per_sample = labels[::2] if fmt in writers.DIPLOID else labels
+    writers.write_text(labels_path, f'sample\t{vocab.column}\n' + ''.join(
+        f'AG{i}\t{vocab.names[k]}\n' for i, k in enumerate(per_sample.tolist())))
+    counts = np.bincount(labels, minlength=vocab.size)
+    print(f'labels in {labels_path}: ' + ', '.join(
+        f'{name} {c}' for name, c in zip(vocab.names, counts.tolist()) if c))
   if gate is None:
     return
   result = gate.result()

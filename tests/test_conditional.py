@@ -192,6 +192,12 @@ def test_label_requests_and_their_errors():
       labels_lib.request(v, 3 if 'populations' not in kwargs else 0, **kwargs)
   with pytest.raises(labels_lib.LabelError, match='asks for 3 AGs, but --num_samples is 5'):
     labels_lib.request(vocab, 5, populations='EUR:2,EAS:1')
+  # Diploid outputs: one label per individual (haplotypes 2i, 2i+1), even counts.
+  pairs = labels_lib.request(vocab, 20, ploidy=2)
+  np.testing.assert_array_equal(pairs[0::2], pairs[1::2])
+  np.testing.assert_array_equal(np.bincount(pairs), [12, 6, 2])
+  with pytest.raises(labels_lib.LabelError, match='EUR:3 is odd'):
+    labels_lib.request(vocab, 0, populations='EUR:3,EAS:2', ploidy=2)
 
 
 def test_labelled_loader_puts_each_rows_label_first(ds805):
@@ -289,3 +295,52 @@ def test_conditioned_config_without_labels_is_one_config_error(ds805):
   info.labels = None
   with pytest.raises(ConfigError, match='config.data.condition=super_population: no labels'):
     fam.create_state(config, info, jax.random.key(0))
+
+
+def _conditioned_workdir(path, ds805, steps=5):
+  """A workdir as training writes it (config.json, labels.json, a checkpoint) for
+  configs/crbm.py:test conditioned on super_population, trained `steps` updates on labelled
+  batches through the training setup's own pieces."""
+  from ag_jax import checkpoint as ckpt_lib  # pylint: disable=g-import-not-at-top
+  from ag_jax import data  # pylint: disable=g-import-not-at-top
+  from ag_jax.train import setup as setup_lib  # pylint: disable=g-import-not-at-top
+  from configs import crbm as crbm_config  # pylint: disable=g-import-not-at-top
+  config = crbm_config.get_config('test')
+  config.data.condition = 'super_population'
+  setup = setup_lib.build(config, ds805)
+  state = setup_lib.init_state(setup)
+  step = setup_lib.make_step_fn(setup)
+  loader = labels_lib.LabelledLoader(
+      data.BatchLoader(ds805, batch_size=config.train.batch_size), setup.info.labels)
+  for s, batch in loader.iterate(0, steps):
+    state, _ = step(state, jnp.asarray(batch), jax.random.key(s))
+  setup_lib.write_config(config, path)
+  labels_lib.save(path, setup.info.labels)
+  ckpt = ckpt_lib.Checkpointer(path)
+  ckpt.save(steps, state)
+  ckpt.close()
+  return path
+
+
+@pytest.mark.slow
+def test_generate_py_writes_the_requested_labels(tmp_path, ds805):
+  """generate.py --populations on a conditioned workdir: the counts asked for, one label per
+  diploid individual in <output>.labels.tsv; an unknown label is one error line and nothing
+  is written."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  from conftest import ROOT  # pylint: disable=g-import-not-at-top
+  wd = _conditioned_workdir(tmp_path / 'wd', ds805)
+  run = lambda *a: subprocess.run([sys.executable, str(ROOT / 'experiments' / 'generate.py'),
+                                   f'--workdir={wd}', *a], capture_output=True, text=True)
+  out = tmp_path / 'ags.vcf.gz'
+  r = run('--populations=EUR:4,EAS:2', f'--output={out}')
+  assert r.returncode == 0, r.stderr[-2000:]
+  assert 'wrote 6 haplotypes' in r.stdout and 'EAS 2, EUR 4' in r.stdout
+  lines = (tmp_path / 'ags.vcf.gz.labels.tsv').read_text().splitlines()
+  assert lines == ['sample\tsuper_population', 'AG0\tEUR', 'AG1\tEUR', 'AG2\tEAS']
+  r = run('--population=XYZ', f'--output={tmp_path / "bad.hapt"}')
+  assert r.returncode == 1 and r.stderr.strip().splitlines()[-1] == (
+      "error: --population 'XYZ': not a label this model was trained on; its super_population "
+      'labels are AFR, AMR, EAS, EUR, SAS.')
+  assert not (tmp_path / 'bad.hapt').exists()

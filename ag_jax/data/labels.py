@@ -139,12 +139,15 @@ _ITEM = re.compile(r'^([^:,\s]+):(\d+)$')
 
 
 def request(vocab: Vocabulary | None, num: int, population: str = '',
-            populations: str = '') -> np.ndarray | None:
+            populations: str = '', ploidy: int = 1) -> np.ndarray | None:
   """Labels of `num` AGs: all `population`; `populations` 'A:n,B:m' (n + m must be num, or
   num 0 to take the sum); neither: the training proportions. None for an unconditioned model
-  asked for nothing. LabelError for anything else, naming the flag."""
+  asked for nothing. LabelError for anything else, naming the flag. ploidy 2: outputs that
+  pair haplotypes 2i, 2i+1 into an individual get one label per individual."""
   if not population and not populations:
-    return None if vocab is None else proportional(num, vocab.freq)
+    if vocab is None:
+      return None
+    return np.repeat(proportional(num // ploidy, vocab.freq), ploidy)
   flag = '--population' if population else '--populations'
   if vocab is None:
     raise LabelError(f'{flag}: this model was trained without labels (config.data.condition='
@@ -164,6 +167,11 @@ def request(vocab: Vocabulary | None, num: int, population: str = '',
     counts.append(int(m.group(2)))
   if len(set(names)) < len(names):
     raise LabelError(f'--populations={populations}: a label is given twice.')
+  odd = [f'{n}:{c}' for n, c in zip(names, counts) if c % ploidy]
+  if odd:
+    raise LabelError(f'--populations={populations}: {odd[0]} is odd; the output pairs '
+                     'haplotypes into diploid individuals of one label, so give even counts '
+                     '(or write .hapt).')
   idx = vocab.index(names, flag)
   if num and sum(counts) != num:
     raise LabelError(f'--populations={populations}: asks for {sum(counts)} AGs, but '
