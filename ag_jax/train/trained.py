@@ -66,12 +66,17 @@ def finish(setup: Setup, state, workdir: pathlib.Path, write: bool = True) -> di
   """Writes workdir/ags.hapt and, if configured, the evaluation report (process 0 only;
   every process takes part in generation, a sharded computation)."""
   config = setup.config
+  vocab = setup.info.labels
+  labels = labels_lib.request(vocab, config.sample.num_samples)  # the training proportions
   ags = np.concatenate(list(generate(setup, state, config.sample.num_samples, config.seed,
-                                     config.sample.batch_size, progress=write)))
+                                     config.sample.batch_size, progress=write, labels=labels)))
   if not write:
     return {'num_ags': int(ags.shape[0])}
   writers.write_hapt(workdir / 'ags.hapt', ags)
   logging.info('wrote %d AGs to %s', ags.shape[0], workdir / 'ags.hapt')
+  if vocab is not None:  # each AG's label, as generate.py writes it
+    writers.write_text(workdir / 'ags.hapt.labels.tsv', f'sample\t{vocab.column}\n' + ''.join(
+        f'AG{i}\t{vocab.names[k]}\n' for i, k in enumerate(labels.tolist())))
   out = {'num_ags': int(ags.shape[0])}
   out['af_r'] = float(np.corrcoef(ags.mean(0), setup.info.allele_freq)[0, 1])
   logging.info('allele-frequency Pearson r (AGs vs train split): %.4f', out['af_r'])
