@@ -230,9 +230,43 @@ def test_sample_stats_count_fixed_sites():
   setup = types.SimpleNamespace(config=types.SimpleNamespace(seed=0),
                                 info=types.SimpleNamespace(allele_freq=af))
   sampler = lambda state, key, num: x[:num]
-  out = loop._sample_stats(setup, sampler, None, 0, None)  # pylint: disable=protected-access
+  out = loop._sample_stats(setup, sampler, None, 0, None, None)  # pylint: disable=protected-access
   assert out['sample_fixed_sites'] == pytest.approx((already.sum() + 30) / seg.sum())
   assert out['sample_af_r'] == pytest.approx(np.corrcoef(x.mean(0), af)[0, 1], abs=1e-6)
+
+
+def test_training_reads_the_split_the_config_names():
+  """data.train_haplotypes and data.folds reach training: the set-up's train split is the
+  subsample (the left-out train haplotypes held out), or the fold's complement."""
+  from configs_loader import load  # pylint: disable=g-import-not-at-top
+  from ag_jax.train import setup as setup_lib  # pylint: disable=g-import-not-at-top
+  config = load('crbm.py:test')
+  whole = setup_lib.open_data(config)
+  config.data.train_haplotypes = 100
+  ds = setup_lib.open_data(config)
+  assert ds.num_train == 100 and ds.num_test == whole.num_test + whole.num_train - 100
+  assert setup_lib.data_info(ds).num_train == 100
+  config.data.update(train_haplotypes=0, folds=4, fold=1)
+  ds = setup_lib.open_data(config)
+  assert ds.num_train + ds.num_test == whole.num_train + whole.num_test
+  assert abs(ds.num_test - (whole.num_train + whole.num_test) / 4) < 10
+
+
+def test_privacy_probe_tells_copies_of_seen_haplotypes_from_unseen_ones():
+  """The logged probe_privacy_loss: ~0 for AGs that are other real haplotypes (train or
+  held-out ones the probe did not pick: no closer to its seen side than to its unseen side),
+  large for copies of the haplotypes it compares against."""
+  from ag_jax.data import dataset  # pylint: disable=g-import-not-at-top
+  from ag_jax.evaluate.probes import PrivacyProbe  # pylint: disable=g-import-not-at-top
+  ds = dataset.open_dataset('1000g_805')
+  probe = PrivacyProbe(ds, seed=0, num=300)
+  others = np.setdiff1d(ds.test_rows, probe.unseen_rows)[:300]  # held out, not in the probe
+  fresh = np.setdiff1d(ds.train_rows, probe.seen_rows)[:300]  # trained on, not in the probe
+  unseen = probe(ds.read(others))
+  copies = probe(probe.seen)
+  assert abs(unseen['probe_privacy_loss']) < 3 * unseen['probe_privacy_loss_se'] + 0.01
+  assert copies['probe_privacy_loss'] > 0.3 and copies['probe_mia_auc'] > 0.9
+  assert abs(probe(ds.read(fresh))['probe_privacy_loss']) < 3 * unseen['probe_privacy_loss_se'] + 0.01
 
 
 def test_ld_probe_estimates_the_evaluations_ld_r():

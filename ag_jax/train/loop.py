@@ -133,9 +133,10 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
         'not the model a fresh run of this config trains (for that, use a new --workdir).',
         workdir, decay, start)
   writer = metrics_lib.MetricsWriter(workdir, enabled=is_main, resume_step=start)
-  logging.info('%s: %s, %d SNPs, %d train haplotypes; mesh %s; step %d of %d',
+  logging.info('%s: %s, %d SNPs, %d train / %d held-out haplotypes; mesh %s; step %d of %d',
                config.model.name, setup.dataset.path, setup.info.num_snps,
-               setup.info.num_train, dict(setup.mesh.shape), start, tc.num_steps)
+               setup.info.num_train, setup.dataset.num_test, dict(setup.mesh.shape), start,
+               tc.num_steps)
   step_fn = make_step_fn(setup)
   loader = data_lib.BatchLoader(setup.dataset, batch_size=tc.batch_size, seed=config.seed,
                                 process_index=jax.process_index(),
@@ -169,10 +170,12 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
     last_good, last_metrics = start, {}
     sample_every = int(tc.sample_every)
     sampler = jax.jit(setup.fam.make_sampler(config, setup.info), static_argnums=2)
-    ld_probe = None
+    ld_probe = privacy_probe = None
     if sample_every:
       from ag_jax.evaluate import probes  # pylint: disable=g-import-not-at-top  (matplotlib)
       ld_probe = probes.LdProbe(setup.dataset, config.seed)
+      if setup.dataset.num_test:
+        privacy_probe = probes.PrivacyProbe(setup.dataset, config.seed)
     t0, steps_done = time.time(), 0
     multi = jax.process_count() > 1
     check_every = int(tc.signal_check_every)
@@ -201,7 +204,7 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
         rate = steps_done / max(time.time() - t0, 1e-9)
         values.update(steps_per_sec=rate, haplotypes_per_sec=rate * tc.batch_size)
         if sample_every and log_now and done % sample_every == 0:
-          values.update(_sample_stats(setup, sampler, state, done, ld_probe))
+          values.update(_sample_stats(setup, sampler, state, done, ld_probe, privacy_probe))
         last_metrics = values
         if log_now:
           eta = (tc.num_steps - done) / max(rate, 1e-9)
@@ -219,14 +222,14 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
   return dict(last_metrics, state=state)
 
 
-def _sample_stats(setup: Setup, sampler, state, step: int, ld_probe,
+def _sample_stats(setup: Setup, sampler, state, step: int, ld_probe, privacy_probe,
                   num: int = 1000) -> dict[str, float]:
   """The probes (ag_jax.evaluate.probes.sample_stats) of `num` AGs drawn with the step's
   'probe' key."""
   from ag_jax.evaluate import probes  # pylint: disable=g-import-not-at-top  (matplotlib)
   key = rng.key(setup.config.seed, 'probe', step)
   ags = np.asarray(jax.device_get(sampler(state, key, num)))
-  return probes.sample_stats(ags, setup.info.allele_freq, ld_probe)
+  return probes.sample_stats(ags, setup.info.allele_freq, ld_probe, privacy_probe)
 
 
 def _hms(seconds: float) -> str:

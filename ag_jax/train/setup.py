@@ -76,7 +76,9 @@ def family(config) -> Any:
 
 
 def open_data(config) -> data_lib.Dataset:
-  return data_lib.open_dataset(config.data.path or config.data.name)
+  """The dataset and split config.data names (a subsample or a fold: data.train_haplotypes,
+  data.folds)."""
+  return data_lib.open_config(config)
 
 
 def data_info(ds: data_lib.Dataset, labels: labels_lib.Vocabulary | None = None) -> DataInfo:
