@@ -26,6 +26,7 @@ from ag_jax import checkpoint as ckpt_lib
 from ag_jax import data as data_lib
 from ag_jax import parallel
 from ag_jax import rng
+from ag_jax.data import labels as labels_lib
 from ag_jax.train import metrics as metrics_lib
 from ag_jax.train import trained as trained_lib
 from ag_jax.train.setup import (ResumeError, Setup, WorkdirError, build, check_workdir,
@@ -124,6 +125,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
         'ag_jax. Nothing was changed; to train afresh give a new --workdir.') from e
   if is_main:  # Only once the checkpoint fits: config.json always describes the checkpoints.
     write_config(config, workdir)
+    if setup.info.labels is not None:  # a conditional model: generation needs its labels
+      labels_lib.save(workdir, setup.info.labels)
   start = int(jax.device_get(state.step))
   decay = config.model.lr_decay if 'lr_decay' in config.model else 'none'  # the GAN has none
   if start and decay != 'none' and any(c.startswith('train.num_steps:') for c in changed):
@@ -142,6 +145,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
                                 process_index=jax.process_index(),
                                 process_count=jax.process_count(),
                                 in_memory=config.data.in_memory)
+  if setup.info.labels is not None:  # each batch row carries its one-hot label first
+    loader = labels_lib.LabelledLoader(loader, setup.info.labels)
   last = {}
   if start < tc.num_steps:
     last = _train(setup, state, step_fn, loader, ckpt, writer, start)
