@@ -270,9 +270,10 @@ def test_fail_on_findings_writes_the_ags_and_exits_3(tmp_path, ds805, monkeypatc
   rows = ds805.read_split('train')[:200]
   fake = types.SimpleNamespace(
       config=ml_collections.ConfigDict({'model': {'name': 'copier'}}),
-      setup=types.SimpleNamespace(dataset=ds805, info=types.SimpleNamespace(num_snps=805)),
+      setup=types.SimpleNamespace(dataset=ds805,
+                                  info=types.SimpleNamespace(num_snps=805, labels=None)),
       state=types.SimpleNamespace(step=12),
-      generate=lambda num, seed, batch_size: iter([rows[:num]]))
+      generate=lambda num, seed, batch_size, labels: iter([rows[:num]]))
   monkeypatch.setattr(train, 'load_trained', lambda workdir, step: fake)
   out = tmp_path / 'ags.vcf.gz'
   code = _main(f'--workdir={tmp_path}', '--num_samples=200', f'--output={out}',
