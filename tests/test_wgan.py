@@ -416,7 +416,7 @@ def test_minibatch_std_scores_the_spread_of_each_group(ds805):
   assert np.asarray(wgan.minibatch_std(jnp.ones((6, 5, 2)))).shape == (6, 5)  # 6 % 4: one group
 
 
-@pytest.mark.parametrize('where', ['features', 'output'])
+@pytest.mark.parametrize('where', [pytest.param('features', marks=pytest.mark.slow), 'output'])
 def test_minibatch_std_critic_scores_depend_on_the_rest_of_the_batch(ds805, where):
   """With the option, one sample's score changes when another sample of its group changes (and
   not when one of the other group does); without it, scores are per sample."""
