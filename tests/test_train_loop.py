@@ -350,6 +350,7 @@ def test_checkpoint_from_before_the_weight_average_restores_and_resumes(tmp_path
   assert _steps(old)[-1] == 6 and 'g_ema' in ckpt_lib.Checkpointer(old).saved_fields(6)
 
 
+@pytest.mark.slow  # 36-41 s: trains and samples a tiny model twice
 def test_generate_sample_sweeps_override(tmp_path):
   """generate.py --sample_sweeps changes how AGs are drawn, not the trained workdir."""
   from configs_loader import load  # pylint: disable=g-import-not-at-top

@@ -369,6 +369,7 @@ def test_generator_average_follows_the_recursion_and_is_what_is_sampled(ds805, n
   assert np.any(draw(state.replace(g_ema=zeroed(state.g_ema))) != base)
 
 
+@pytest.mark.slow  # 87 s in the fast loop (a tiny WGAN compile)
 def test_no_average_when_decay_is_zero(ds805):
   config = load('wgan.py:test')
   config.model.ema_decay = 0.0
@@ -416,7 +417,8 @@ def test_minibatch_std_scores_the_spread_of_each_group(ds805):
   assert np.asarray(wgan.minibatch_std(jnp.ones((6, 5, 2)))).shape == (6, 5)  # 6 % 4: one group
 
 
-@pytest.mark.parametrize('where', [pytest.param('features', marks=pytest.mark.slow), 'output'])
+@pytest.mark.slow  # 35-45 s per placement (a critic compile each)
+@pytest.mark.parametrize('where', ['features', 'output'])
 def test_minibatch_std_critic_scores_depend_on_the_rest_of_the_batch(ds805, where):
   """With the option, one sample's score changes when another sample of its group changes (and
   not when one of the other group does); without it, scores are per sample."""
