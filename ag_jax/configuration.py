@@ -22,6 +22,7 @@ from flax import traverse_util
 import ml_collections
 
 from ag_jax.config_base import ConfigError, check_positive
+from ag_jax.data import labels
 from configs import crbm, gan, rbm, wgan
 
 CONFIGS = {'crbm': crbm, 'rbm': rbm, 'wgan': wgan, 'gan': gan}  # model.name -> its config file
@@ -81,7 +82,7 @@ def override(config: ml_collections.ConfigDict, section: str,
 
 
 def check_run(config) -> None:
-  """The run's own fields (train, sample, evaluate): one ConfigError naming the first bad one."""
+  """The run's own fields (train, sample, evaluate, data.condition): one ConfigError naming the first bad one."""
   check_positive(config.train, ('num_steps', 'batch_size', 'log_every', 'checkpoint_every',
                                 'keep_checkpoints', 'signal_check_every'), 'train')
   check_positive(config.sample, ('num_samples', 'batch_size'), 'sample')
@@ -91,6 +92,7 @@ def check_run(config) -> None:
   if int(config.train.sample_every) < 0:
     raise ConfigError(f'config.train.sample_every={config.train.sample_every}: use 0 (never) '
                       'or a multiple of train.log_every.')
+  labels.condition(config)
 
 
 def validate(config, family) -> None:

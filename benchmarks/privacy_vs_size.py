@@ -27,6 +27,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'experiments'))
 import privacy_folds  # pylint: disable=g-import-not-at-top,wrong-import-position
+import reproduce  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 COLUMNS = ('size', 'train', 'held_out', 'af_r', 'af_r_sd', 'ld_r', 'ld_r_sd', 'privacy_loss',
            'privacy_loss_se', 'privacy_loss_draws_sd', 'mia_auc', 'mia_auc_se', 'verdict')
@@ -109,7 +110,7 @@ def main() -> None:
   output = pathlib.Path(args.output or ROOT / 'benchmarks' / 'results' / name).resolve()
   workdir = pathlib.Path(args.workdir or ROOT / 'runs' / name).resolve()
   overrides = args.set + ([f'train.num_steps={args.steps}'] if args.steps else [])
-  steps, rows, started = [], [], privacy_folds.now()
+  steps, rows, started = [], [], reproduce.now()
   for size in sizes:
     label = str(size or 'all')
     size_dir = workdir / f'size{label}'
@@ -139,7 +140,7 @@ def main() -> None:
        f'{args.config} on {args.dataset}; {args.draws} draws of {args.num_samples} AGs'
        + (f', {args.steps} steps' if args.steps else ''))
   config_json = workdir / f'size{rows[0]["size"]}' / 'run' / 'config.json'
-  privacy_folds.write_provenance(
+  reproduce.write_provenance(
       output, steps, started, dataset=args.dataset, sizes=args.sizes, draws=args.draws,
       config=json.loads(config_json.read_text()) if config_json.exists() else None)
   print(f'wrote {output}/table.csv, table.md, privacy_vs_size.png, provenance.json')

@@ -1,13 +1,15 @@
 r"""WGAN-GP train-step time per haplotype and memory for 805, 16,383 and 65,535 SNPs.
 
   python benchmarks/wgan_step.py [--snps=805,16383,65535] [--batch=8] [--channels=10]
-      [--critic_iter=10] [--compute_dtype=float32,auto] [--unroll_critic=0|1]
+      [--critic_iter=10] [--compute_dtype=float32,auto] [--unroll_critic=0,1]
       [--critic_microbatch=K] [--remat=0|1] [--conv=matmul,lax] [--cores=1,2] [--max_latent=4,16]
 
 --compute_dtype times each `model.compute_dtype` side by side ('float32': f32 matmul
 convolutions; 'auto': the default, bf16 operands with f32 accumulation on backends fast at it)
-and prints the step-time ratio first / last. --unroll_critic, --critic_microbatch and --remat
-default to configs/wgan.py's values; setting one applies it to every measurement of the run.
+and prints the step-time ratio first / last. --unroll_critic=0,1 does the same for
+`model.unroll_critic` (the critic updates as one lax.scan body, or inlined one after another).
+--critic_microbatch and --remat default to configs/wgan.py's values; setting one applies it to
+every measurement of the run.
 The header names the machine, jax and the commit.
 
 One step = critic_iter critic updates (each on batch packed samples of pack_m haplotypes)
@@ -111,8 +113,9 @@ def main():
   ap.add_argument('--batch', type=int, default=8)
   ap.add_argument('--channels', type=int, default=10)
   ap.add_argument('--critic_iter', type=int, default=10)
-  ap.add_argument('--unroll_critic', type=int, default=None,
-                  help='1: unrolled critic updates (slow to compile); 0: scanned; default: config')
+  ap.add_argument('--unroll_critic', default=None,
+                  help='comma-separated 0 (scanned) / 1 (unrolled critic updates), each timed; '
+                  'default: config')
   ap.add_argument('--critic_microbatch', type=int, default=None,
                   help='model.critic_microbatch (0: whole batch); default: config')
   ap.add_argument('--remat', type=int, default=None, help='model.remat 0/1; default: config')
@@ -148,37 +151,44 @@ def main():
     ap.error(f'--max_latent={args.max_latent}: use comma-separated integers, e.g. 4,16')
   if any(k < 4 for k in latents):
     ap.error(f'--max_latent={args.max_latent}: each must be >= 4 (the paper\'s latent)')
-  overrides = {'unroll_critic': args.unroll_critic, 'critic_microbatch': args.critic_microbatch,
+  try:
+    unrolls = [None] if args.unroll_critic is None else [
+        bool(int(u)) for u in args.unroll_critic.split(',')]
+  except ValueError:
+    ap.error(f'--unroll_critic={args.unroll_critic}: use 0, 1 or 0,1')
+  overrides = {'unroll_critic': unrolls[0], 'critic_microbatch': args.critic_microbatch,
                'remat': args.remat}
   if not args.child:
     c = get_config(args.channels, args.batch, args.critic_iter, **overrides)
     print({**machine(), 'commit': _commit()})
     print(f'channels {args.channels}, batch {args.batch} packed x 3, critic_iter {args.critic_iter}, '
-          f'unroll_critic {c.model.unroll_critic}, critic_microbatch {c.model.critic_microbatch}, '
+          f'critic_microbatch {c.model.critic_microbatch}, '
           f'remat {c.model.remat}; compute_dtype auto = {adversarial.compute_dtype(c)} here')
-    print(f'{"snps":>7} {"conv":>6} {"cores":>5} {"latent":>6} {"dtype":>8} {"padded":>7} {"haps/step":>9} '
+    print(f'{"snps":>7} {"conv":>6} {"cores":>5} {"latent":>6} {"dtype":>8} {"unroll":>6} {"padded":>7} '
+          f'{"haps/step":>9} '
           f'{"compile s":>9} {"step s":>8} {"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}',
           flush=True)
     argv = [a for a in sys.argv[1:]
-            if not a.startswith(('--snps', '--conv', '--cores', '--max_latent', '--compute_dtype'))]
+            if not a.startswith(('--snps', '--conv', '--cores', '--max_latent', '--compute_dtype',
+                                 '--unroll_critic'))]
     for n in sizes:
-      steps = {}  # (conv, cores, max_latent, dtype) -> ms per haplotype
-      for form in forms:
-        for lat in latents:
-          for k in cores:
-            for dt in dtypes:
-              pin = [] if k is None else [f'--pin={",".join(map(str, available[:k]))}']
-              out = subprocess.run(
-                  [sys.executable, __file__, f'--snps={n}', f'--conv={form}', f'--max_latent={lat}',
-                   f'--compute_dtype={dt}', '--child', *pin, *argv],
-                  check=False, stdout=subprocess.PIPE, text=True).stdout
-              print(out, end='', flush=True)
-              fields = out.split()
-              if len(fields) >= 10:
-                steps[form, k, lat, dt] = float(fields[9])  # ms per haplotype: more digits
-      print_ratios(n, steps, {'conv': forms, 'cores': cores, 'latent': latents, 'dtype': dtypes},
+      steps = {}  # (conv, cores, max_latent, dtype, unroll) -> ms per haplotype
+      for form, lat, k, dt, unroll in itertools.product(forms, latents, cores, dtypes, unrolls):
+        pin = [] if k is None else [f'--pin={",".join(map(str, available[:k]))}']
+        flag = [] if unroll is None else [f'--unroll_critic={int(unroll)}']
+        out = subprocess.run(
+            [sys.executable, __file__, f'--snps={n}', f'--conv={form}', f'--max_latent={lat}',
+             f'--compute_dtype={dt}', '--child', *pin, *flag, *argv],
+            check=False, stdout=subprocess.PIPE, text=True).stdout
+        print(out, end='', flush=True)
+        fields = out.split()
+        if len(fields) >= 11:
+          steps[form, k, lat, dt, unroll] = float(fields[10])  # ms per haplotype: more digits
+      print_ratios(n, steps, {'conv': forms, 'cores': cores, 'latent': latents, 'dtype': dtypes,
+                              'unroll': unrolls},
                    {'conv': ('lax', 'matmul'), 'cores': (cores[0], cores[-1]),
-                    'latent': (latents[0], latents[-1]), 'dtype': (dtypes[0], dtypes[-1])})
+                    'latent': (latents[0], latents[-1]), 'dtype': (dtypes[0], dtypes[-1]),
+                    'unroll': (unrolls[0], unrolls[-1])})
     return
   for n in map(int, sizes):
     config = get_config(args.channels, args.batch, args.critic_iter, forms[0], latents[0],
@@ -200,7 +210,8 @@ def main():
     mem = compiled_memory_gib(step)
     padded = adversarial.wgan_lib.pyramid_for(n, config.model.max_latent).length
     print(f'{n:>7} {forms[0]:>6} {len(os.sched_getaffinity(0)):>5} {latents[0]:>6} '
-          f'{adversarial.compute_dtype(config):>8} {padded:>7} {haps:>9} {compile_s:>9.1f} '
+          f'{adversarial.compute_dtype(config):>8} {int(config.model.unroll_critic):>6} {padded:>7} '
+          f'{haps:>9} {compile_s:>9.1f} '
           f'{t:>8.2f} {1000 * t / haps:>12.2f} '
           f'{mem if mem is not None else float("nan"):>8.2f} {peak_rss_gib():>12.2f}', flush=True)
 

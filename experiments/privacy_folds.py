@@ -30,28 +30,6 @@ sys.path.insert(0, str(ROOT / 'experiments'))
 import reproduce  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def write_provenance(output: pathlib.Path, steps: list[dict], started: str, **fields) -> None:
-  """output/provenance.json: this command, every step's command and time, the ag_jax version
-  and git commit (and whether the tree was dirty), jax/python versions, the machine."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import ag_jax  # pylint: disable=g-import-not-at-top
-  from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
-  provenance = {
-      'command': shlex.join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]), **fields,
-      'steps': steps, 'ag_jax_version': ag_jax.__version__,
-      'git_commit': reproduce.git('rev-parse', 'HEAD'),
-      'git_dirty': bool(reproduce.git('status', '--porcelain', '--untracked-files=no')),
-      'jax_version': jax.__version__, 'python': platform.python_version(),
-      'machine': {'cpu': reproduce.cpu_model(), 'cores': os.cpu_count(),
-                  'devices': [str(d) for d in jax.devices()]},
-      'started': started, 'finished': now()}
-  writers.write_text(output / 'provenance.json', json.dumps(provenance, indent=1) + '\n')
-
-
-def now() -> str:
-  return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
-
-
 def train_and_draw(view: pathlib.Path, config: str, overrides: list[str], workdir: pathlib.Path,
                    num_samples: int, seeds: range, steps: list[dict]) -> list[pathlib.Path]:
   """Trains `config` on the split view (resuming a finished run returns at once) and writes
@@ -96,7 +74,7 @@ def main() -> None:
   from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
   from ag_jax.evaluate import privacy  # pylint: disable=g-import-not-at-top
   output = pathlib.Path(args.output).resolve()
-  steps, parts, started = [], [], now()
+  steps, parts, started = [], [], reproduce.now()
   for k in range(args.folds):
     fold_dir = output / f'fold{k}'
     fold_dir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +107,7 @@ def main() -> None:
   writers.write_text(output / 'summary.md', '\n'.join(lines) + '\n')
   print('\n'.join(lines))
   config_json = output / 'fold0' / 'run' / 'config.json'
-  write_provenance(output, steps, started, dataset=args.dataset, folds=args.folds,
+  reproduce.write_provenance(output, steps, started, dataset=args.dataset, folds=args.folds,
                    split_seed=args.split_seed,
                    config=json.loads(config_json.read_text()) if config_json.exists() else None)
   print(f'wrote {output}/privacy.json, summary.md, provenance.json')

@@ -60,6 +60,29 @@ def cpu_model() -> str:
   return platform.machine()
 
 
+def now() -> str:
+  return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+
+
+def write_provenance(output: pathlib.Path, steps: list[dict], started: str, **fields) -> None:
+  """output/provenance.json: this command, `fields`, every step's command and time, the ag_jax
+  version and git commit (and whether the tree was dirty), jax/python versions, the machine;
+  written to a temporary file, then renamed."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import ag_jax  # pylint: disable=g-import-not-at-top
+  from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
+  provenance = {
+      'command': shlex.join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]), **fields,
+      'steps': steps, 'ag_jax_version': ag_jax.__version__,
+      'git_commit': git('rev-parse', 'HEAD'),
+      'git_dirty': bool(git('status', '--porcelain', '--untracked-files=no')),
+      'jax_version': jax.__version__, 'python': platform.python_version(),
+      'machine': {'cpu': cpu_model(), 'cores': os.cpu_count(),
+                  'devices': [str(d) for d in jax.devices()]},
+      'started': started, 'finished': now()}
+  writers.write_text(output / 'provenance.json', json.dumps(provenance, indent=1) + '\n')
+
+
 def run(cmd: list[str], steps: list[dict]) -> None:
   print('+', shlex.join(cmd), flush=True)
   t0 = time.time()
@@ -95,7 +118,7 @@ def main() -> None:
   output = pathlib.Path(args.output or ROOT / 'results' / name).resolve()
   py = sys.executable
   steps: list[dict] = []
-  started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+  started = now()
 
   run([py, 'experiments/train.py', f'--config={config}', f'--config.seed={args.train_seed}',
        *[f'--config.{kv}' for kv in args.set], f'--workdir={workdir}'], steps)
@@ -109,29 +132,10 @@ def main() -> None:
        f'--output={output}'], steps)
   run([py, 'experiments/summarize.py', str(output)], steps)
 
-  import jax  # pylint: disable=g-import-not-at-top
-  import ag_jax  # pylint: disable=g-import-not-at-top
   config_json = workdir / 'config.json'
-  provenance = {
-      'row': args.row,
-      'command': shlex.join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
-      'steps': steps,
-      'config': json.loads(config_json.read_text()) if config_json.exists() else None,
-      'ag_jax_version': ag_jax.__version__,
-      'git_commit': git('rev-parse', 'HEAD'),
-      'git_dirty': bool(git('status', '--porcelain', '--untracked-files=no')),
-      'jax_version': jax.__version__,
-      'python': platform.python_version(),
-      'machine': {'cpu': cpu_model(), 'cores': os.cpu_count(),
-                  'devices': [str(d) for d in jax.devices()]},
-      'started': started,
-      'finished': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-  }
-  path = output / 'provenance.json'
-  tmp = path.with_suffix('.json.tmp')
-  tmp.write_text(json.dumps(provenance, indent=1) + '\n')
-  os.replace(tmp, path)
-  print(f'wrote {path}')
+  write_provenance(output, steps, started, row=args.row,
+                   config=json.loads(config_json.read_text()) if config_json.exists() else None)
+  print(f'wrote {output / "provenance.json"}')
 
 
 if __name__ == '__main__':

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import flax.struct
 import jax
 import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
 import optax
 
 from ag_jax.config_base import ConfigError, check_positive
@@ -69,7 +70,9 @@ def _update_ema(config, ema, g_params, step):
 
 
 def _global_norm(tree) -> jax.Array:
-  return optax.tree_utils.tree_norm(tree)
+  # One reduction over the raveled tree: optax.tree_utils.tree_norm compiles to a reduction
+  # per leaf (115 XLA fusions and ~2 s of compile for the tiny critic, 2 fusions this way).
+  return jnp.sqrt(jnp.sum(jnp.square(ravel_pytree(tree)[0])))
 
 
 # --------------------------------------------------------------------------------- WGAN

@@ -107,7 +107,6 @@ def build(config, dataset: data_lib.Dataset | None = None,
   default the one config.data.condition finds in the data (DataError if it has none)."""
   fam = family(config)
   configuration.validate(config, fam)
-  labels_lib.condition(config)
   ds = dataset or open_data(config)
   info = data_info(ds, labels or labels_lib.from_config(config, ds))
   mesh = parallel.make_mesh(config.mesh)
