@@ -127,7 +127,8 @@ def main():
                   help='comma-separated core counts to pin each measurement to (default: all)')
   ap.add_argument('--max_latent', default='4',
                   help='comma-separated latent length caps (model.max_latent), each timed')
-  ap.add_argument('--repeats', type=int, default=3)
+  ap.add_argument('--repeats', type=int, default=3,
+                  help='timed steps after a warm-up one; 0: compile time and memory only')
   ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
   ap.add_argument('--pin', help=argparse.SUPPRESS)  # read before jax starts (top of the file)
   args = ap.parse_args()
@@ -205,7 +206,7 @@ def main():
     def call():
       holder[0], metrics = step(holder[0], batch, jax.random.key(2))
       return holder[0], metrics
-    t = median_time(call, repeats=args.repeats)
+    t = median_time(call, repeats=args.repeats) if args.repeats > 0 else float('nan')
     haps = config.train.batch_size
     mem = compiled_memory_gib(step)
     padded = adversarial.wgan_lib.pyramid_for(n, config.model.max_latent).length

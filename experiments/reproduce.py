@@ -64,6 +64,15 @@ def now() -> str:
   return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
 
 
+def source_changed(output: pathlib.Path) -> bool:
+  """Whether tracked files differ from the commit, the results this command wrote in `output`
+  not counted (a tracked results directory is rewritten by the run it records)."""
+  exclude = []
+  if output.resolve().is_relative_to(ROOT):
+    exclude = [f':(exclude){output.resolve().relative_to(ROOT)}']
+  return bool(git('status', '--porcelain', '--untracked-files=no', '--', '.', *exclude))
+
+
 def write_provenance(output: pathlib.Path, steps: list[dict], started: str, **fields) -> None:
   """output/provenance.json: this command, `fields`, every step's command and time, the ag_jax
   version and git commit (and whether the tree was dirty), jax/python versions, the machine;
@@ -75,7 +84,7 @@ def write_provenance(output: pathlib.Path, steps: list[dict], started: str, **fi
       'command': shlex.join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]), **fields,
       'steps': steps, 'ag_jax_version': ag_jax.__version__,
       'git_commit': git('rev-parse', 'HEAD'),
-      'git_dirty': bool(git('status', '--porcelain', '--untracked-files=no')),
+      'git_dirty': source_changed(output),
       'jax_version': jax.__version__, 'python': platform.python_version(),
       'machine': {'cpu': cpu_model(), 'cores': os.cpu_count(),
                   'devices': [str(d) for d in jax.devices()]},
