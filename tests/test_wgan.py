@@ -369,15 +369,20 @@ def test_generator_average_follows_the_recursion_and_is_what_is_sampled(ds805, n
   assert np.any(draw(state.replace(g_ema=zeroed(state.g_ema))) != base)
 
 
-@pytest.mark.slow  # 87 s in the fast loop (a tiny WGAN compile)
-def test_no_average_when_decay_is_zero(ds805):
+def _traced_state(config, info):
+  """create_state traced, not run: its config checks raise as they do in training, without
+  initialising a whole WGAN op by op (eagerly, each op compiles on its own)."""
+  return jax.eval_shape(lambda k: adversarial.create_state(config, info, k), jax.random.key(0))
+
+
+def test_no_average_when_decay_is_zero():
   config = load('wgan.py:test')
   config.model.ema_decay = 0.0
-  state = adversarial.create_state(config, _info(805), jax.random.key(0))
+  state = _traced_state(config, _info(805))
   assert state.g_ema == {}
   config.model.ema_decay = 1.0  # would never move: one clear error
   with pytest.raises(ValueError, match=r'ema_decay=1.0: must be in'):
-    adversarial.create_state(config, _info(805), jax.random.key(0))
+    _traced_state(config, _info(805))
 
 
 def test_batch_follows_the_step_and_a_mismatch_is_one_config_error(tmp_path):
@@ -387,10 +392,10 @@ def test_batch_follows_the_step_and_a_mismatch_is_one_config_error(tmp_path):
   config = load('wgan.py:test')
   config.model.critic_iter = 3
   assert config.train.batch_size == 3 * config.model.pack_m * config.model.batch_size
-  adversarial.create_state(config, _info(805), jax.random.key(0))
+  _traced_state(config, _info(805))
   config.train.batch_size = 24
   with pytest.raises(ConfigError, match=r'batch_size=24.* = 36 rows: set --config.train.batch_size=36'):
-    adversarial.create_state(config, _info(805), jax.random.key(0))
+    _traced_state(config, _info(805))
   workdir = tmp_path / 'run'
   r = subprocess.run([sys.executable, str(ROOT / 'experiments' / 'train.py'),
                       f'--config={ROOT / "configs" / "wgan.py"}:test', f'--workdir={workdir}',
