@@ -82,7 +82,8 @@ def override(config: ml_collections.ConfigDict, section: str,
 
 
 def check_run(config) -> None:
-  """The run's own fields (train, sample, evaluate, data.condition): one ConfigError naming the first bad one."""
+  """The run's own fields (train, sample, evaluate, data.condition): one ConfigError naming
+  the first bad one."""
   check_positive(config.train, ('num_steps', 'batch_size', 'log_every', 'checkpoint_every',
                                 'keep_checkpoints', 'signal_check_every'), 'train')
   check_positive(config.sample, ('num_samples', 'batch_size'), 'sample')

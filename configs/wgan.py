@@ -33,7 +33,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.beta2 = 0.9
   m.lr_decay = 'none'  # or 'linear' / 'cosine' to lr * lr_final (no gain measured on AGBL4)
   m.lr_final = 0.0
-  m.unroll_critic = True  # 805: 1.17x faster steps than scanned updates, 5x the compile (perf_wgan.md)
+  m.unroll_critic = True  # 805 SNPs: 1.17x faster steps than scanned, 5x the compile (perf_wgan.md)
   m.conv = 'matmul'  # convolutions as im2col matmuls (faster on XLA:CPU) or 'lax'
   m.compute_dtype = 'auto'  # bf16 operands where fast (GPU, TPU, AMX / AVX512-BF16), else f32
   m.critic_microbatch = 0  # critic update in chunks of this many packed samples (0 = all)

@@ -17,12 +17,8 @@ steps are reused: a fold's run resumes, its AGs and evaluation are kept if prese
 """
 
 import argparse
-import datetime
 import json
-import os
 import pathlib
-import platform
-import shlex
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -107,9 +103,9 @@ def main() -> None:
   writers.write_text(output / 'summary.md', '\n'.join(lines) + '\n')
   print('\n'.join(lines))
   config_json = output / 'fold0' / 'run' / 'config.json'
+  config = json.loads(config_json.read_text()) if config_json.exists() else None
   reproduce.write_provenance(output, steps, started, dataset=args.dataset, folds=args.folds,
-                   split_seed=args.split_seed,
-                   config=json.loads(config_json.read_text()) if config_json.exists() else None)
+                             split_seed=args.split_seed, config=config)
   print(f'wrote {output}/privacy.json, summary.md, provenance.json')
 
 
