@@ -76,15 +76,17 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   from ag_jax import data, evaluate  # pylint: disable=g-import-not-at-top
-  from ag_jax.evaluate import identity  # pylint: disable=g-import-not-at-top
+  from ag_jax.evaluate import identity, report  # pylint: disable=g-import-not-at-top
   try:  # before reading any data
     evaluate.check_options(ld_max_distance=_LD_DISTANCE.value, max_haplotypes=_MAX.value,
                            distance_sample=_DISTANCE_SAMPLE.value)
   except ValueError as e:
     _fail(str(e))
   output = pathlib.Path(_OUTPUT.value)
-  if output.exists() and not output.is_dir():
-    _fail(f'--output={output}: is a file; give a directory (created if absent).')
+  try:
+    report.check_output_dir(output)
+  except ValueError as e:
+    _fail(f'--output={e}')
   try:
     real = _REAL.value
     if real in data.BUNDLED or (pathlib.Path(real) / 'metadata.json').exists():

@@ -16,6 +16,7 @@ from sklearn.decomposition import PCA
 from ag_jax import data, evaluate
 from ag_jax.data import writers
 from ag_jax.evaluate import privacy
+from ag_jax.evaluate import report
 from ag_jax.evaluate import stats
 from conftest import HAPT_805, LEGEND_805, PUBLISHED_GAN, PUBLISHED_RBM, ROOT
 
@@ -484,3 +485,43 @@ def test_fail_on_findings_exits_2_after_writing_the_report(tmp_path, sets, ds805
                              f'--output={tmp_path / "p"}'], capture_output=True, text=True)
   assert r.returncode == 0, r.stderr[-3000:]
   assert json.loads((tmp_path / 'p' / 'metrics.json').read_text())['people']['findings'] == []
+
+
+def test_evaluation_replaces_only_an_evaluation_ag_jax_wrote(tmp_path, sets):
+  """A directory holding a user's metrics.json or af.png is refused, before any data is read,
+  and left as it was; an earlier ag_jax evaluation there (report.html, or only the committed
+  metrics.json of a results/ directory) is rewritten; every file written is in report.FILES."""
+  real, _, rbm = sets
+  train, ags = real.genotypes[:100], rbm[:100]
+  for name in ('metrics.json', 'af.png'):
+    user = tmp_path / f'user_{name}'
+    user.mkdir()
+    (user / name).write_text('mine\n')
+    (user / 'notes.txt').write_text('mine too\n')
+    if name == 'metrics.json':
+      r = subprocess.run([sys.executable, str(ROOT / 'experiments' / 'evaluate.py'),
+                          '--real=1000g_805', f'--synthetic={tmp_path / "absent.hapt"}',
+                          f'--output={user}'], capture_output=True, text=True)
+      assert r.returncode == 1 and r.stderr.startswith(f'error: --output={user}: holds {name}')
+      assert 'Traceback' not in r.stderr and 'absent.hapt' not in r.stderr
+    with pytest.raises(ValueError, match='not from an ag_jax evaluation'):
+      evaluate.run_evaluation(train, {'rbm': ags}, user, progress=False)
+    assert sorted(p.name for p in user.iterdir()) == sorted([name, 'notes.txt'])
+    assert (user / name).read_text() == 'mine\n'
+  out = tmp_path / 'ev'
+  evaluate.run_evaluation(train, {'rbm': ags}, out, progress=False, distance_sample=50)
+  assert {p.name for p in out.iterdir()} <= set(report.FILES)
+  (out / 'notes.txt').write_text('kept\n')
+  html, metrics = (out / 'report.html').read_text(), (out / 'metrics.json').read_text()
+  (out / 'metrics.json').unlink()
+  report.check_output_dir(out)  # ours by its report.html
+  (out / 'metrics.json').write_text(metrics)
+  (out / 'report.html').unlink()
+  report.check_output_dir(out)  # ours by its metrics.json, as in a clean clone's results/<row>/
+  (out / 'metrics.json').write_text('{"rbm": {"af_r": 1.0}}')
+  with pytest.raises(ValueError, match='not from an ag_jax evaluation'):
+    report.check_output_dir(out)
+  (out / 'report.html').write_text(html)
+  evaluate.run_evaluation(train, {'again': ags}, out, progress=False, distance_sample=50)
+  assert set(json.loads((out / 'metrics.json').read_text())) == {'again'}
+  assert (out / 'notes.txt').read_text() == 'kept\n'

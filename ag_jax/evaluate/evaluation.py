@@ -252,6 +252,7 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
     if not any(populations):
       populations = None  # no labels known (e.g. a VCF without a panel)
   out = pathlib.Path(output_dir)
+  report_lib.check_output_dir(out)
   out.mkdir(parents=True, exist_ok=True)
   chroms = set(np.asarray(chrom).tolist()) if chrom is not None else set()
   single = len(chroms) == 1 and '.' not in chroms  # '.' = unknown (hapt without legend)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import pathlib
 
 import matplotlib
@@ -20,6 +21,41 @@ COLUMNS = ('af_r', 'fixed_sites', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distan
            'three_point_r', 'ld_decay_within', 'sfs_distance', 'pi_ratio', 'fst', 'aats',
            'aats_test', 'privacy_loss', 'privacy_loss_se', 'exact_copy_rate', 'mia_auc',
            'mia_auc_se', 'num_haplotypes')
+
+
+PLOTS = ('af.png', 'sfs.png', 'ld.png', 'ld_decay.png', 'ld_by_maf.png', 'ld_heatmap.png',
+         'pca.png', 'distances.png', 'aats.png', 'aats_by_population.png')
+FILES = ('metrics.json', 'report.html', 'table.md') + PLOTS  # what an evaluation writes
+_TITLE = '<title>ag_jax evaluation</title>'
+
+
+def _is_ours(out: pathlib.Path) -> bool:
+  """Whether `out` holds an evaluation ag_jax wrote: report.html with its title, or metrics.json
+  of sets that each carry num_haplotypes (the committed results/ directories have no report)."""
+  try:
+    if _TITLE in (out / 'report.html').read_text(errors='replace')[:4096]:
+      return True
+  except OSError:
+    pass
+  try:
+    sets = json.loads((out / 'metrics.json').read_text())
+  except (OSError, ValueError):
+    return False
+  return (isinstance(sets, dict) and bool(sets) and
+          all(isinstance(m, dict) and 'num_haplotypes' in m for m in sets.values()))
+
+
+def check_output_dir(out: pathlib.Path) -> None:
+  """Raises OutputError if writing an evaluation into `out` would replace a file ag_jax did not
+  write: a directory holding any of FILES must hold an earlier ag_jax evaluation."""
+  out = pathlib.Path(out)
+  if out.exists() and not out.is_dir():
+    raise writers.OutputError(f'{out}: is a file; give a directory (created if absent).')
+  taken = [name for name in FILES if (out / name).exists()]
+  if taken and not _is_ours(out):
+    raise writers.OutputError(
+        f'{out}: holds {", ".join(taken)}, not from an ag_jax evaluation (no ag_jax report.html '
+        'or metrics.json there); they are left untouched: choose another output directory.')
 
 
 def _save(fig, path: pathlib.Path):
@@ -251,7 +287,7 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
                   + f'{html.escape(privacy_sizes(m))}</li>' for name, m in results.items())
   figs = ''.join(f'<figure><img src="{i}" alt="{i}"><figcaption>{i}</figcaption></figure>'
                  for i in images if i)
-  page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ag_jax evaluation</title>
+  page = f"""<!doctype html><html><head><meta charset="utf-8">{_TITLE}
 <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:100%}}
 figure{{margin:1em 0}}</style></head><body>
