@@ -46,6 +46,11 @@ _POPULATIONS = flags.DEFINE_enum(
     "Sample column whose labels split AA_truth by group (aa_truth_by_population, "
     "aats_by_population.png: which groups the AGs cover worse); from the dataset's samples.tsv "
     "or the real file's panel. 'none' skips it; unlabelled data skip it anyway.")
+_BY_LABEL = flags.DEFINE_bool(
+    'by_label', True, "Evaluate a set per label when its labels file is beside it "
+    "(<set>.labels.tsv, written by generate.py for a conditional model): per-label AF r, LD r, "
+    "Fst, classifier accuracy and privacy against the real haplotypes of each label, and "
+    "confusion.png. The real data need the same label column.")
 _FAIL = flags.DEFINE_bool(
     'fail_on_findings', False, 'Exit with status 2 (after writing the report) when any '
     'synthetic set raises an audit finding, so a pipeline stops before the AGs are shared.')
@@ -67,6 +72,31 @@ def _read_file(path: str) -> tuple[np.ndarray, dict, dict]:
   return h.genotypes, h.variants, h.samples
 
 
+def _labels(set_labels: dict, train_column, test_column):
+  """evaluate.Labels of the sets with a labels file ({name: (path, column, labels)}) and of
+  the real splits' same column; DataError if the sets' columns differ or the real data lack it."""
+  from ag_jax import evaluate, data  # pylint: disable=g-import-not-at-top
+  if not set_labels:
+    return None
+  columns = {column for _, column, _ in set_labels.values()}
+  if len(columns) > 1:
+    raise data.DataError(f'the labels files give {" and ".join(sorted(columns))} labels '
+                         f'({", ".join(str(p) for p, _, _ in set_labels.values())}); evaluate '
+                         'sets of one label column together, or pass --noby_label.')
+  column = columns.pop()
+  train = train_column(column)
+  first = next(iter(set_labels.values()))[0]
+  if train is None or not any(train):
+    raise data.DataError(f'{first}: {column} labels, but the real train haplotypes (--real) '
+                         f'have none; give real data with a {column} column (a store prepared '
+                         'with --panel, or a file with its panel) or pass --noby_label.')
+  for name, (path, _, _) in set_labels.items():
+    print(f'{name}: per-label evaluation by {column} ({path})')
+  test = test_column(column) if test_column is not None else None
+  return evaluate.Labels(column, train, test,
+                         sets={name: lab for name, (_, _, lab) in set_labels.items()})
+
+
 def _fail(message: str):
   print(f'error: {message}', file=sys.stderr)
   sys.exit(1)
@@ -76,6 +106,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   from ag_jax import data, evaluate  # pylint: disable=g-import-not-at-top
+  from ag_jax.data import labels as labels_lib  # pylint: disable=g-import-not-at-top
   from ag_jax.evaluate import identity, report  # pylint: disable=g-import-not-at-top
   try:  # before reading any data
     evaluate.check_options(ld_max_distance=_LD_DISTANCE.value, max_haplotypes=_MAX.value,
@@ -94,16 +125,17 @@ def main(argv):
       train = ds.read_split('train')
       test = ds.read_split('test') if ds.num_test else None
       variants = ds.variants
-      labels = ds.split_samples(_POPULATIONS.value)
+      train_column = ds.split_samples
+      test_column = (lambda c: ds.split_samples(c, 'test')) if ds.num_test else None
     else:
       train, variants, samples = _read_file(real)
-      labels = samples.get(_POPULATIONS.value)
-      test = None
+      train_column, test, test_column = samples.get, None, None
     if _TEST.value:
-      test, test_variants, _ = _read_file(_TEST.value)
+      test, test_variants, test_samples = _read_file(_TEST.value)
+      test_column = test_samples.get
       identity.check_same_sites(variants, train.shape[1], test_variants, test.shape[1],
                                 f'--test={_TEST.value}')
-    synthetic = {}
+    synthetic, set_labels = {}, {}
     stems = [_set_name(p) for p in _SYNTHETIC.value]
     for path, stem in zip(_SYNTHETIC.value, stems):
       g, synth_variants = identity.read_synthetic(path)
@@ -117,6 +149,10 @@ def main(argv):
       generic = stems.count(stem) > 1 or stem == 'ags'
       name = f'{pathlib.Path(path).parent.name}/{stem}' if generic else stem
       synthetic[name] = g
+      labels_path = labels_lib.ag_labels_path(path)
+      if _BY_LABEL.value and labels_path.exists():
+        set_labels[name] = (labels_path, *labels_lib.read_ag_labels(labels_path, len(g)))
+    by_label = _labels(set_labels, train_column, test_column)
   except (data.DataError, identity.IdentityError) as e:
     _fail(str(e))
   if test is None:
@@ -128,7 +164,9 @@ def main(argv):
     results = evaluate.run_evaluation(
         train, synthetic, output, real_test=test, positions=variants['pos'],
         chrom=variants['chrom'], seed=_SEED.value, ld_max_distance=_LD_DISTANCE.value,
-        max_haplotypes=_MAX.value, distance_sample=_DISTANCE_SAMPLE.value, populations=labels)
+        max_haplotypes=_MAX.value, distance_sample=_DISTANCE_SAMPLE.value,
+        populations=None if _POPULATIONS.value == 'none' else train_column(_POPULATIONS.value),
+        labels=by_label)
   except ValueError as e:
     _fail(str(e))
   except OSError as e:

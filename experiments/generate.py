@@ -112,14 +112,7 @@ def _check_labels_replaceable(path: pathlib.Path):
   """The labels file beside an output replaces only one ag_jax wrote (its header)."""
   from ag_jax.data import labels as labels_lib  # pylint: disable=g-import-not-at-top
   from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
-  if not path.exists():
-    return
-  try:
-    with open(path) as f:
-      head = f.readline().rstrip('\n').split('\t')
-  except (OSError, UnicodeDecodeError):
-    head = []
-  if head[:1] != ['sample'] or len(head) != 2 or head[1] not in labels_lib.CONDITIONS[1:]:
+  if path.exists() and not labels_lib.is_ag_labels(path):
     raise writers.OutputError(f'{path}: exists and was not written by ag_jax (not an AG labels '
                               'file); it would be replaced, so nothing was written. Move it or '
                               'choose another --output.')
@@ -180,7 +173,7 @@ def main(argv):
   if audit and _AUDIT_SAMPLE.value < 2:
     _fail(f'--audit_sample={_AUDIT_SAMPLE.value}: use 2 or more (distances are between pairs).')
   _check_output_dir(out)
-  labels_path = out.with_name(out.name + '.labels.tsv')
+  labels_path = labels_lib.ag_labels_path(out)
   try:
     writers.check_replaceable(out)
     _check_labels_replaceable(labels_path)
@@ -223,15 +216,14 @@ def main(argv):
     batches = gate.observe(batches)
   try:
     n = writers.write_genotypes(out, batches, ds.variants, provenance=provenance,
-                                contig_lengths=_contig_lengths(ds), progress=True)
+                                contig_lengths=_contig_lengths(ds), progress=True,
+                                hapt_tags=labels_lib.names(vocab, labels))
   except (writers.OutputError, OSError) as e:
     _fail(f'{e}' if isinstance(e, writers.OutputError) else f'--output={out}: {e}')
   print(f'wrote {n} haplotypes x {trained.setup.info.num_snps} SNPs to {out} '
         f'(checkpoint step {step})')
   if labels is not None:
-    per_sample = labels[::2] if fmt in writers.DIPLOID else labels
-    writers.write_text(labels_path, f'sample\t{vocab.column}\n' + ''.join(
-        f'AG{i}\t{vocab.names[k]}\n' for i, k in enumerate(per_sample.tolist())))
+    labels_lib.write_ag_labels(labels_path, vocab, labels, diploid=fmt in writers.DIPLOID)
     counts = np.bincount(labels, minlength=vocab.size)
     print(f'labels in {labels_path}: ' + ', '.join(
         f'{name} {c}' for name, c in zip(vocab.names, counts.tolist()) if c))

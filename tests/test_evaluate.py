@@ -14,7 +14,9 @@ import scipy.stats
 from sklearn.decomposition import PCA
 
 from ag_jax import data, evaluate
+from ag_jax.data import labels as labels_lib
 from ag_jax.data import writers
+from ag_jax.evaluate import by_label
 from ag_jax.evaluate import privacy
 from ag_jax.evaluate import report
 from ag_jax.evaluate import stats
@@ -525,3 +527,86 @@ def test_evaluation_replaces_only_an_evaluation_ag_jax_wrote(tmp_path, sets):
   evaluate.run_evaluation(train, {'again': ags}, out, progress=False, distance_sample=50)
   assert set(json.loads((out / 'metrics.json').read_text())) == {'again'}
   assert (out / 'notes.txt').read_text() == 'kept\n'
+
+
+def _labelled_805(ds805):
+  train, test = ds805.read_split('train'), ds805.read_split('test')
+  column = 'super_population'
+  return train, test, ds805.split_samples(column), ds805.split_samples(column, 'test')
+
+
+def test_by_label_tells_right_labels_from_swapped_ones(ds805):
+  """Real held-out haplotypes as 'AGs' with their own super-population score like the real
+  test split (AF r >= 0.98 against their label's train haplotypes, Fst ~0, the classifier's
+  accuracy); the same haplotypes with AFR and EUR swapped score AF r ~0, Fst > 0.3, accuracy 0
+  for those two and unchanged for the rest; the confusion matrix counts the swap."""
+  train, test, lab_train, lab_test = _labelled_805(ds805)
+  labels = evaluate.Labels('super_population', lab_train, lab_test)
+  classify = by_label.classifier(train, lab_train)
+  right, _ = by_label.evaluate(train, test, labels, lab_test, classify=classify,
+                               privacy_figures=False)
+  swapped = np.where(lab_test == 'AFR', 'EUR', np.where(lab_test == 'EUR', 'AFR', lab_test))
+  wrong, extra = by_label.evaluate(train, test, labels, swapped, classify=classify,
+                                   privacy_figures=False)
+  assert sorted(right) == ['AFR', 'AMR', 'EAS', 'EUR', 'SAS']
+  for name, m in right.items():
+    assert m['num_haplotypes'] == (lab_test == name).sum()
+    assert m['af_r'] > 0.98 and abs(m['fst']) < 0.005 and m['accuracy'] > 0.9
+    assert m['af_r'] > m['af_r_pooled']
+    if name in ('AFR', 'EUR'):
+      assert abs(wrong[name]['af_r']) < 0.1 and wrong[name]['fst'] > 0.3
+      assert wrong[name]['accuracy'] == 0
+    else:
+      assert wrong[name] == m
+  names, confusion = extra['names'], extra['confusion']
+  assert confusion.sum() == len(test)
+  afr, eur = names.index('AFR'), names.index('EUR')
+  assert confusion[afr, eur] > 0.9 * (lab_test == 'EUR').sum()  # asked AFR, looks EUR
+
+
+def test_by_label_privacy_is_per_label(ds805):
+  """AGs that copy 142 of AMR's 552 train haplotypes (and are real held-out haplotypes of the
+  other labels) leak for AMR only, and the audit names the label."""
+  train, test, lab_train, lab_test = _labelled_805(ds805)
+  amr = np.flatnonzero(lab_train == 'AMR')[:142]
+  ags = np.concatenate([train[amr], test[lab_test != 'AMR']])
+  ag_labels = np.concatenate([lab_train[amr], lab_test[lab_test != 'AMR']])
+  # Every label's train haplotypes but AMR's copied ones are disjoint from the AGs.
+  labels = evaluate.Labels('super_population', lab_train, lab_test)
+  m, _ = by_label.evaluate(train, ags, labels, ag_labels, real_test=test, privacy_draws=2)
+  assert m['AMR']['privacy_verdict'] == 'leaks' and m['AMR']['privacy_loss'] > 0.05
+  assert m['AMR']['privacy_loss_n'] == 142
+  for name in ('AFR', 'EAS', 'EUR', 'SAS'):
+    assert m[name]['privacy_loss'] < 0  # the held-out side is the AGs themselves
+  assert evaluate.findings({'by_label': m})[0].startswith('privacy (AMR)')
+
+
+def test_labels_refuse_what_does_not_fit(ds805):
+  train, test, lab_train, lab_test = _labelled_805(ds805)
+  ags = test[:10]
+  cases = [({'ags': lab_test[:9]}, 'ags: 9 super_population labels for 10 haplotypes'),
+           ({'ags': np.array(['XYZ'] * 10)}, "ags: super_population 'XYZ' has no real train"),
+           ({'other': lab_test[:10]}, "labels given for 'other'")]
+  for sets_, message in cases:
+    labels = evaluate.Labels('super_population', lab_train, lab_test, sets_)
+    with pytest.raises(ValueError, match=message):
+      labels.check(train, test, {'ags': ags})
+  with pytest.raises(ValueError, match='the real train split has no super_population'):
+    evaluate.Labels('super_population', np.full(len(train), ''), None,
+                    {'ags': lab_test[:10]}).check(train, None, {'ags': ags})
+
+
+def test_ag_labels_file_per_haplotype_or_per_individual(tmp_path):
+  vocab = labels_lib.Vocabulary('population', ('CEU', 'YRI'), (10, 10))
+  lab = np.array([1, 1, 0, 0, 1, 1])
+  for diploid, rows in ((False, 6), (True, 3)):
+    path = labels_lib.write_ag_labels(tmp_path / f'{diploid}.labels.tsv', vocab, lab, diploid)
+    assert len(path.read_text().splitlines()) == rows + 1 and labels_lib.is_ag_labels(path)
+    column, names = labels_lib.read_ag_labels(path, 6)
+    assert column == 'population' and names.tolist() == ['YRI', 'YRI', 'CEU', 'CEU', 'YRI', 'YRI']
+    with pytest.raises(data.DataError, match='labels for 5 haplotypes'):
+      labels_lib.read_ag_labels(path, 5)
+  (tmp_path / 'x.tsv').write_text('id\tpop\nAG0\tYRI\n')
+  assert not labels_lib.is_ag_labels(tmp_path / 'x.tsv')
+  with pytest.raises(data.DataError, match='not an AG labels file'):
+    labels_lib.read_ag_labels(tmp_path / 'x.tsv', 1)

@@ -202,3 +202,70 @@ class LabelledLoader:
               ) -> Iterator[tuple[int, np.ndarray]]:
     for step, batch in self.loader.iterate(start_step, num_steps):
       yield step, self._with_labels(step, batch)
+
+
+def ag_labels_path(output: str | os.PathLike) -> pathlib.Path:
+  """Where generate.py (and training's ags.hapt) writes each AG's label: <output>.labels.tsv."""
+  output = pathlib.Path(output)
+  return output.with_name(output.name + '.labels.tsv')
+
+
+def names(vocab: Vocabulary | None, labels) -> list[str] | None:
+  """Label names of vocabulary indices (None for an unconditioned model)."""
+  if vocab is None or labels is None:
+    return None
+  return [vocab.names[k] for k in np.asarray(labels).tolist()]
+
+
+def write_ag_labels(path: str | os.PathLike, vocab: Vocabulary, labels,
+                    diploid: bool = False) -> pathlib.Path:
+  """Each AG's label name (`labels`: vocabulary indices, one per haplotype) as `sample` and
+  vocab.column; `diploid`: one row per individual AGi (haplotypes 2i and 2i + 1)."""
+  from ag_jax.data import writers  # pylint: disable=g-import-not-at-top  (circular)
+  per_sample = np.asarray(labels)[::2] if diploid else np.asarray(labels)
+  return writers.write_text(path, f'sample\t{vocab.column}\n' + ''.join(
+      f'AG{i}\t{vocab.names[k]}\n' for i, k in enumerate(per_sample.tolist())))
+
+
+def _is_header(line: str) -> bool:
+  head = line.rstrip('\n').split('\t')
+  return head[:1] == ['sample'] and len(head) == 2 and head[1] in CONDITIONS[1:]
+
+
+def is_ag_labels(path: str | os.PathLike) -> bool:
+  """Whether `path` starts like an AG labels file ag_jax writes (generate.py replaces only those)."""
+  try:
+    with open(path) as f:
+      return _is_header(f.readline())
+  except (OSError, UnicodeDecodeError):
+    return False
+
+
+def read_ag_labels(path: str | os.PathLike, num_haplotypes: int) -> tuple[str, np.ndarray]:
+  """(column, one label per haplotype) from an AG labels file (`sample` and a label column).
+
+  Its rows are samples: one per haplotype (.hapt) or one per diploid individual (VCF, VCZ,
+  PLINK), whose two haplotypes take its label. DataError naming the file if it is not such a
+  file or its rows fit neither count.
+  """
+  path = pathlib.Path(path)
+  try:
+    lines = path.read_text().splitlines()
+  except (OSError, UnicodeDecodeError) as e:
+    raise DataError(f'{path}: cannot read the AG labels ({e}).') from e
+  if not lines or not _is_header(lines[0]):
+    raise DataError(f'{path}: not an AG labels file (expected the header "sample<TAB>'
+                    f'{CONDITIONS[1]}" or "sample<TAB>{CONDITIONS[2]}").')
+  rows = [line.split('\t') for line in lines[1:] if line]
+  column = lines[0].split('\t')[1]
+  bad = next((i for i, r in enumerate(rows, start=2) if len(r) != 2 or not r[1]), None)
+  if bad is not None:
+    raise DataError(f'{path}:{bad}: expected a sample and its label.')
+  values = np.array([r[1] for r in rows], dtype=str)
+  if len(values) == num_haplotypes:
+    return column, values
+  if 2 * len(values) == num_haplotypes:
+    return column, np.repeat(values, 2)
+  raise DataError(f'{path}: {len(values)} labels for {num_haplotypes} haplotypes; the labels '
+                  'file must be the one written with these AGs (one per haplotype, or one per '
+                  'individual of a diploid output).')

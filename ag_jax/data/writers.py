@@ -400,8 +400,9 @@ def _contigs(variants, contig_lengths: dict[str, int] | None) -> list[tuple[str,
 
 
 def write_hapt(path, genotypes, ids: list[str] | None = None, tag: str = 'AG',
-               provenance: Provenance | None = None) -> int:
+               provenance: Provenance | None = None, tags: list[str] | None = None) -> int:
   """`AG AG0 0 1 ...` lines (no header: the papers' format); ids default to AG0, AG1, ...
+  `tags`: the first column per haplotype instead of `tag` (a conditional model's labels).
 
   The provenance goes to a sidecar `<path>.json`. Returns the number of haplotypes written.
   """
@@ -417,7 +418,7 @@ def write_hapt(path, genotypes, ids: list[str] | None = None, tag: str = 'AG',
         text[:, -1] = ord('\n')
         for row in text:
           name = ids[n] if ids is not None else f'{tag}{n}'
-          f.write(f'{tag} {name} '.encode() + row.tobytes())
+          f.write(f'{tag if tags is None else tags[n]} {name} '.encode() + row.tobytes())
           n += 1
     prov = dataclasses.replace(provenance or Provenance(), num_haplotypes=n)
     tmp_json.write_text(json.dumps(prov.as_dict(), indent=2) + '\n')
@@ -630,13 +631,15 @@ def write_pgen(path, genotypes, variants: dict[str, np.ndarray], sample_prefix: 
 
 def write_genotypes(path, genotypes, variants: dict[str, np.ndarray] | None = None,
                     provenance: Provenance | None = None,
-                    contig_lengths: dict[str, int] | None = None, progress: bool = False) -> int:
-  """Dispatches on the extension: .hapt, .vcf, .vcf.gz, .bcf, .vcz, .pgen."""
+                    contig_lengths: dict[str, int] | None = None, progress: bool = False,
+                    hapt_tags: list[str] | None = None) -> int:
+  """Dispatches on the extension: .hapt, .vcf, .vcf.gz, .bcf, .vcz, .pgen. `hapt_tags`: a
+  .hapt's first column per haplotype (a conditional model's labels; default AG)."""
   fmt = output_format(path)
   if fmt is None:
     raise OutputError(f'{path}: unknown output format; use {", ".join(FORMATS)}.')
   if fmt == '.hapt':
-    return write_hapt(path, genotypes, provenance=provenance)
+    return write_hapt(path, genotypes, provenance=provenance, tags=hapt_tags)
   if variants is None:
     raise OutputError(f'{path}: {fmt} output needs the variant table of the training data.')
   check_variants(variants, path)

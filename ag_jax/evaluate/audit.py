@@ -25,6 +25,12 @@ def findings(m: dict, reference: dict | None = None) -> list[str]:
   if loss is not None and loss > PRIVACY_LOSS_LIMIT and loss > 2 * se:
     out.append(f'privacy: AGs are nearer the training haplotypes than held-out ones '
                f'(privacy_loss {loss:.3f} ± {se:.3f} > {PRIVACY_LOSS_LIMIT}).')
+  for label, b in m.get('by_label', {}).items():  # small groups leak first
+    loss, se = b.get('privacy_loss'), b.get('privacy_loss_se', 0.0)
+    if loss is not None and loss > PRIVACY_LOSS_LIMIT and loss > 2 * se:
+      out.append(f'privacy ({label}): the AGs of {label} are nearer its training haplotypes '
+                 f'than its held-out ones (privacy_loss {loss:.3f} ± {se:.3f} > '
+                 f'{PRIVACY_LOSS_LIMIT}; {b["privacy_loss_n"]} haplotypes per side).')
   copies = m.get('exact_copy_rate', 0.0)
   base = (reference or {}).get('exact_copy_rate', 0.0)
   if copies > base:

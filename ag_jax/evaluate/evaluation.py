@@ -58,6 +58,7 @@ import numpy as np
 import scipy.stats
 
 from ag_jax.data import writers
+from ag_jax.evaluate import by_label
 from ag_jax.evaluate import privacy
 from ag_jax.evaluate import stats
 from ag_jax.evaluate import report as report_lib
@@ -235,12 +236,15 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
                    positions=None, chrom=None, populations=None, seed: int = 0,
                    ld_max_distance: int = stats.LD_MAX_DISTANCE, max_haplotypes: int = 5000,
                    distance_sample: int = 1000, include_real_reference: bool = True,
-                   progress: bool = True) -> dict:
+                   labels: by_label.Labels | None = None, progress: bool = True) -> dict:
   """Evaluates each synthetic set; writes metrics.json, PNGs and report.html into output_dir.
 
   With `real_test` and `include_real_reference`, the test split itself is evaluated as a set
   (`real_test`): the real-vs-real ceiling any generator can reach. `populations` (one label
   per real_train haplotype, '' = unknown) adds AA_truth by label and aats_by_population.png.
+  `labels` (the AGs' labels of a conditional model, and the real splits' of the same column)
+  adds `by_label` to each labelled set and to real_test (the ceiling; ag_jax.evaluate.by_label)
+  and confusion.png.
   """
   check_options(ld_max_distance=ld_max_distance, max_haplotypes=max_haplotypes,
                 distance_sample=distance_sample)  # before output_dir exists
@@ -251,6 +255,8 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
                        f'for {len(real_train)} real train haplotypes; give one per haplotype.')
     if not any(populations):
       populations = None  # no labels known (e.g. a VCF without a panel)
+  if labels is not None:
+    labels.check(real_train, real_test, synthetic)
   out = pathlib.Path(output_dir)
   report_lib.check_output_dir(out)
   out.mkdir(parents=True, exist_ok=True)
@@ -265,6 +271,10 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
   sfs_size = min([stats.SFS_SIZE, len(real_train)] + [len(x) for x in sets.values()] +
                  ([len(real_test)] if real_test is not None and len(real_test) else []))
   results, extras, audit = {}, {}, {}
+  labelled = dict(labels.sets) if labels is not None else {}
+  if labelled and real_test is not None and labels.test is not None and 'real_test' in sets:
+    labelled = {'real_test': labels.test, **labelled}
+  classify = by_label.classifier(real_train, labels.train, seed) if labelled else None
   for name, synth in sets.items():
     t0 = time.time()
     if synth.shape[1] != real_train.shape[1]:
@@ -277,6 +287,10 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
                         distance_sample=distance_sample, populations=populations,
                         sfs_size=max(sfs_size, 2))
     m['num_haplotypes'] = int(len(synth))
+    if name in labelled:
+      m['by_label'], e['by_label'] = by_label.evaluate(
+          real_train, synth, labels, labelled[name], real_test=test, classify=classify,
+          ld_max_distance=ld_max_distance, max_haplotypes=max_haplotypes, seed=seed)
     results[name], extras[name] = m, e
     audit[name] = findings(m, results.get('real_test'))
     if name != 'real_test':
@@ -290,6 +304,11 @@ def run_evaluation(real_train: np.ndarray, synthetic: dict[str, np.ndarray],
                           for g, v in m['aa_truth_by_population'].items()), flush=True)
       if 'privacy_verdict' in m:
         print(f"  privacy: {m['privacy_verdict']} ({report_lib.privacy_sizes(m)})", flush=True)
+      for label, b in m.get('by_label', {}).items():
+        print(f"  {labels.column} {label}: {b['num_haplotypes']} AGs, AF r {b['af_r']:.4f}, "
+              f"LD r {b['ld_r']:.4f}, Fst {b['fst']:.4f}, classified as {label} "
+              f"{b['accuracy']:.3f}" + (f", privacy: {b['privacy_verdict']}"
+                                        if 'privacy_verdict' in b else ''), flush=True)
       for line in audit[name]:
         print(f'  warning: {line}', flush=True)
   writers.write_text(out / 'metrics.json', json.dumps(results, indent=2, sort_keys=True) + '\n')

@@ -14,6 +14,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from ag_jax.data import writers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ag_jax.evaluate import audit as audit_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from ag_jax.evaluate import by_label as by_label_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ag_jax.evaluate import privacy  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ag_jax.evaluate import stats  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -24,7 +25,7 @@ COLUMNS = ('af_r', 'fixed_sites', 'ld_r', 'pca_wasserstein', 'pca2d_ot', 'distan
 
 
 PLOTS = ('af.png', 'sfs.png', 'ld.png', 'ld_decay.png', 'ld_by_maf.png', 'ld_heatmap.png',
-         'pca.png', 'distances.png', 'aats.png', 'aats_by_population.png')
+         'pca.png', 'distances.png', 'aats.png', 'aats_by_population.png', 'confusion.png')
 FILES = ('metrics.json', 'report.html', 'table.md') + PLOTS  # what an evaluation writes
 _TITLE = '<title>ag_jax evaluation</title>'
 
@@ -264,6 +265,48 @@ def plot_aats_by_population(out, results) -> str | None:
   return 'aats_by_population.png'
 
 
+def plot_confusion(out, extras) -> str | None:
+  """Per labelled set: the share of each requested label's haplotypes the real-data classifier
+  assigns to each label (rows sum to 1; a perfect conditional model matches real_test's)."""
+  names = [n for n, e in extras.items() if 'by_label' in e]
+  if not names:
+    return None
+  k = len(extras[names[0]]['by_label']['names'])
+  fig, axes = _grid(len(names), size=max(3.2, 0.45 * k + 1.5))
+  for ax, n in zip(axes, names):
+    labels, counts = extras[n]['by_label']['names'], extras[n]['by_label']['confusion']
+    share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    ax.imshow(share, vmin=0, vmax=1, cmap='Blues')
+    if k <= 8:
+      for (i, j), v in np.ndenumerate(share):
+        ax.text(j, i, f'{v:.2f}', ha='center', va='center', fontsize=7,
+                color='w' if v > 0.5 else 'k')
+    ticks = np.arange(k)
+    ax.set_xticks(ticks, labels, rotation=90, fontsize=6 if k > 8 else 8)
+    ax.set_yticks(ticks, labels, fontsize=6 if k > 8 else 8)
+    ax.set(xlabel='assigned by the classifier', ylabel='requested label')
+    ax.set_title(n, fontsize=9)
+  _save(fig, out / 'confusion.png')
+  return 'confusion.png'
+
+
+BY_LABEL_COLUMNS = ('num_haplotypes', 'num_real_train', 'num_real_test', 'af_r', 'af_r_pooled',
+                    'ld_r', 'fst', 'accuracy', 'privacy_loss', 'privacy_loss_se', 'mia_auc')
+
+
+def by_label_table(results: dict) -> str:
+  """Markdown: one row per labelled set and label (by_label; '' when a set has none)."""
+  rows = [(n, label, b) for n, m in results.items() for label, b in m.get('by_label', {}).items()]
+  if not rows:
+    return ''
+  lines = ['| set | label | ' + ' | '.join(BY_LABEL_COLUMNS) + ' | privacy verdict |',
+           '|---' * (len(BY_LABEL_COLUMNS) + 3) + '|']
+  for n, label, b in rows:
+    lines.append(f'| {n} | {label} | ' + ' | '.join(_cell(b, c) for c in BY_LABEL_COLUMNS)
+                 + f" | {b.get('privacy_verdict', '')} |")
+  return '\n'.join(lines) + '\n'
+
+
 def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.ndarray,
                  synthetic: dict[str, np.ndarray],
                  audit: dict[str, list[str]]) -> pathlib.Path:
@@ -273,7 +316,7 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
             plot_ld_decay(out, extras),
             plot_ld_by_maf(out, extras), plot_ld_heatmap(out, real_train, first),
             plot_pca(out, extras), plot_distances(out, extras), plot_aats(out, results),
-            plot_aats_by_population(out, results)]
+            plot_aats_by_population(out, results), plot_confusion(out, extras)]
   rows = []
   for name, m in results.items():
     cells = ''.join(f'<td>{_cell(m, c)}</td>' for c in COLUMNS)
@@ -285,6 +328,19 @@ def write_report(out: pathlib.Path, results: dict, extras: dict, real_train: np.
   sizes = ''.join(f'<li><b>{html.escape(name)}</b>: '
                   + (f"<b>{html.escape(m['privacy_verdict'])}</b>. " if 'privacy_verdict' in m else '')
                   + f'{html.escape(privacy_sizes(m))}</li>' for name, m in results.items())
+  label_rows = ''.join(
+      f'<tr><th>{html.escape(n)}</th><th>{html.escape(label)}</th>'
+      + ''.join(f'<td>{_cell(b, c)}</td>' for c in BY_LABEL_COLUMNS)
+      + f"<td>{html.escape(b.get('privacy_verdict', ''))}</td></tr>"
+      for n, m in results.items() for label, b in m.get('by_label', {}).items())
+  label_html = '' if not label_rows else f"""<h2>By label</h2>
+<p>Each labelled set's AGs of one label against the real haplotypes of that label:
+af_r_pooled is what the pooled real frequencies reach (how much the label matters); accuracy
+is the share a logistic regression on {by_label_lib.CLASSIFIER_PCS} PCs of the real train split
+assigns to the requested label, whose real_test rows are the ceiling (confusion.png); the
+privacy figures rest on the label's haplotypes only (num_real_test per side at most).</p>
+<table><tr><th>set</th><th>label</th>{''.join(f'<th>{c}</th>' for c in BY_LABEL_COLUMNS)}<th>privacy verdict</th></tr>
+{label_rows}</table>"""
   figs = ''.join(f'<figure><img src="{i}" alt="{i}"><figcaption>{i}</figcaption></figure>'
                  for i in images if i)
   page = f"""<!doctype html><html><head><meta charset="utf-8">{_TITLE}
@@ -301,6 +357,7 @@ site frequency spectra projected to the same number of haplotypes (0 = same); pi
 nucleotide diversity of the set / real train; fst = Hudson's Fst against the real train split
 (the <code>real_test</code> row: what two samples of one population give).</p>
 <table><tr><th>set</th>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr>{''.join(rows)}</table>
+{label_html}
 {audit_html}
 <h2>Privacy verdict and the haplotypes behind each figure</h2>
 <p>"no evidence of leakage": privacy_loss + {privacy.Z:g} SE &lt; {audit_lib.PRIVACY_LOSS_LIMIT} and
@@ -309,7 +366,8 @@ above its limit; otherwise too few haplotypes to conclude, with the number of re
 per side at which the standard error would decide.</p><ul>{sizes}</ul>
 {figs}</body></html>"""
   path = out / 'report.html'
-  for name, text in ((path.name, page), ('table.md', markdown_table(results))):
+  table = markdown_table(results) + ('\n' + by_label_table(results) if label_rows else '')
+  for name, text in ((path.name, page), ('table.md', table)):
     writers.write_text(out / name, text)
   return path
 

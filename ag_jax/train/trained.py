@@ -72,11 +72,10 @@ def finish(setup: Setup, state, workdir: pathlib.Path, write: bool = True) -> di
                                      config.sample.batch_size, progress=write, labels=labels)))
   if not write:
     return {'num_ags': int(ags.shape[0])}
-  writers.write_hapt(workdir / 'ags.hapt', ags)
+  writers.write_hapt(workdir / 'ags.hapt', ags, tags=labels_lib.names(vocab, labels))
   logging.info('wrote %d AGs to %s', ags.shape[0], workdir / 'ags.hapt')
   if vocab is not None:  # each AG's label, as generate.py writes it
-    writers.write_text(workdir / 'ags.hapt.labels.tsv', f'sample\t{vocab.column}\n' + ''.join(
-        f'AG{i}\t{vocab.names[k]}\n' for i, k in enumerate(labels.tolist())))
+    labels_lib.write_ag_labels(labels_lib.ag_labels_path(workdir / 'ags.hapt'), vocab, labels)
   out = {'num_ags': int(ags.shape[0])}
   out['af_r'] = float(np.corrcoef(ags.mean(0), setup.info.allele_freq)[0, 1])
   logging.info('allele-frequency Pearson r (AGs vs train split): %.4f', out['af_r'])
@@ -88,11 +87,15 @@ def finish(setup: Setup, state, workdir: pathlib.Path, write: bool = True) -> di
       warn(f'{ds.path}: no test split, so the report skips the test-split metrics (aats_test, '
            'privacy_loss, mia_auc, the real_test reference); prepare the data with a test '
            'split (experiments/prepare_data.py --test_fraction) to get them.')
+    by_label = None if vocab is None else evaluate.Labels(
+        vocab.column, ds.split_samples(vocab.column),
+        ds.split_samples(vocab.column, 'test') if ds.num_test else None,
+        sets={config.model.name: labels_lib.names(vocab, labels)})
     result = evaluate.run_evaluation(
         train, {config.model.name: ags}, workdir / 'report',
         real_test=ds.read_split('test') if ds.num_test else None,
         positions=ds.variants['pos'], chrom=ds.variants['chrom'],
-        populations=ds.split_samples('super_population'))
+        populations=ds.split_samples('super_population'), labels=by_label)
     out['evaluation'] = result
   writers.write_text(workdir / 'final_metrics.json',
                      json.dumps(out, indent=2, default=float) + '\n')
