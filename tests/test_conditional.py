@@ -2,6 +2,7 @@
 enumeration, the label vocabulary and requests, a conditional tiny model trained end to end."""
 
 import itertools
+import json
 import types
 
 import jax
@@ -9,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from ag_jax import data
 from ag_jax.config_base import ConfigError
 from ag_jax.data import DataError
 from ag_jax.data import labels as labels_lib
@@ -344,3 +346,22 @@ def test_generate_py_writes_the_requested_labels(tmp_path, ds805):
       "error: --population 'XYZ': not a label this model was trained on; its super_population "
       'labels are AFR, AMR, EAS, EUR, SAS.')
   assert not (tmp_path / 'bad.hapt').exists()
+  # A .hapt carries each AG's label in its first column too, and evaluate.py reads the labels
+  # file beside a set: per-label figures against the real haplotypes of each label.
+  out = tmp_path / 'cond.hapt'
+  r = run('--populations=EUR:60,EAS:40', f'--output={out}')
+  assert r.returncode == 0, r.stderr[-2000:]
+  tags, _, _ = data.readers.read_hapt_matrix(out)
+  assert tags.tolist() == ['EUR'] * 60 + ['EAS'] * 40
+  ev = subprocess.run([sys.executable, str(ROOT / 'experiments' / 'evaluate.py'),
+                       '--real=1000g_805', f'--synthetic={out}', f'--output={tmp_path / "ev"}',
+                       '--max_haplotypes=400', '--distance_sample=100'],
+                      capture_output=True, text=True)
+  assert ev.returncode == 0, ev.stderr[-2000:]
+  assert 'cond: per-label evaluation by super_population' in ev.stdout
+  m = json.loads((tmp_path / 'ev' / 'metrics.json').read_text())
+  assert sorted(m['cond']['by_label']) == ['EAS', 'EUR']
+  assert m['cond']['by_label']['EUR']['num_haplotypes'] == 60
+  assert sorted(m['real_test']['by_label']) == ['AFR', 'AMR', 'EAS', 'EUR', 'SAS']
+  assert (tmp_path / 'ev' / 'confusion.png').exists()
+  assert '| cond | EAS | 40 |' in (tmp_path / 'ev' / 'table.md').read_text()
