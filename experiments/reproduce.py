@@ -4,6 +4,7 @@ r"""Reproduce one row of the README's results table: train, draw AGs, evaluate, 
   python experiments/reproduce.py crbm_805 --train_seed=1  # another training seed
   python experiments/reproduce.py wgan_agbl4 --draws=2     # fewer AG draws
   python experiments/reproduce.py crbm_805 --set=train.num_steps=100 --draws=1 --num_samples=1000
+  python experiments/reproduce.py crbm_805_super          # conditional: 1,000 AGs per label
   python experiments/reproduce.py --list
 
 Each step is the user-facing command (experiments/train.py, generate.py, evaluate.py,
@@ -30,7 +31,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PUBLISHED = ['ag_jax/datasets/published_805/805_SNP_GAN_AG_20000epochs.hapt.zip',
              'ag_jax/datasets/published_805/805_SNP_RBM_AG_800Epochs.hapt.zip']
 
-# row -> (config, real dataset, extra --synthetic sets evaluated beside the draws)
+# row -> (config, real dataset, extra --synthetic sets evaluated beside the draws[, train.py
+# overrides, labels drawn in equal numbers by generate.py --populations])
 ROWS = {
     'crbm_805': ('configs/crbm.py', '1000g_805', PUBLISHED),
     'wgan_805': ('configs/wgan.py', '1000g_805', []),
@@ -39,6 +41,8 @@ ROWS = {
     'crbm_agbl4': ('configs/crbm.py:1000g_agbl4', '1000g_agbl4', []),
     'wgan_agbl4': ('configs/wgan.py:1000g_agbl4', '1000g_agbl4', []),
     'rbm_agbl4': ('configs/rbm.py:1000g_agbl4', '1000g_agbl4', []),
+    'crbm_805_super': ('configs/crbm.py', '1000g_805', [], ['data.condition=super_population'],
+                       ['AFR', 'AMR', 'EAS', 'EUR', 'SAS']),
 }
 
 
@@ -115,13 +119,16 @@ def main() -> None:
   ap.add_argument('--output', help='results directory (default results/<row>[_s<seed>])')
   args = ap.parse_args()
   if args.list or not args.row:
-    for name, (config, real, _) in ROWS.items():
+    for name, (config, real, *_) in ROWS.items():
       print(f'{name:12s} {config:32s} {real}')
     return
   for flag in ('draws', 'num_samples'):
     if getattr(args, flag) < 1:
       ap.error(f'--{flag}={getattr(args, flag)}: use 1 or more')
-  config, real, extra = ROWS[args.row]
+  config, real, extra, overrides, per_label = (*ROWS[args.row], [], [])[:5]
+  if per_label and args.num_samples % len(per_label):
+    ap.error(f'--num_samples={args.num_samples}: {args.row} draws {len(per_label)} labels in '
+             f'equal numbers; use a multiple of {len(per_label)}')
   name = args.row + (f'_s{args.train_seed}' if args.train_seed else '')
   workdir = pathlib.Path(args.workdir or ROOT / 'runs' / name).resolve()
   output = pathlib.Path(args.output or ROOT / 'results' / name).resolve()
@@ -130,12 +137,15 @@ def main() -> None:
   started = now()
 
   run([py, 'experiments/train.py', f'--config={config}', f'--config.seed={args.train_seed}',
-       *[f'--config.{kv}' for kv in args.set], f'--workdir={workdir}'], steps)
+       *[f'--config.{kv}' for kv in overrides + args.set], f'--workdir={workdir}'], steps)
   draws = []
   for seed in range(args.draws):
     ags = workdir / f'ags_seed{seed}.hapt'
-    run([py, 'experiments/generate.py', f'--workdir={workdir}', f'--num_samples={args.num_samples}',
-         f'--seed={seed}', f'--output={ags}'], steps)
+    each = args.num_samples // max(len(per_label), 1)
+    count = ([f'--populations={",".join(f"{k}:{each}" for k in per_label)}'] if per_label else
+             [f'--num_samples={args.num_samples}'])
+    run([py, 'experiments/generate.py', f'--workdir={workdir}', *count, f'--seed={seed}',
+         f'--output={ags}'], steps)
     draws.append(str(ags))
   run([py, 'experiments/evaluate.py', f'--real={real}', *[f'--synthetic={s}' for s in draws + extra],
        f'--output={output}'], steps)
