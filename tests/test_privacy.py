@@ -57,12 +57,15 @@ def test_a_copying_generator_leaks_and_more_ags_than_real_rows_are_used():
     (0.01, 0.01, 'too few', 1600),        # 2 SE = 0.02 must shrink to the gap 0.01: 4x n
     (0.0, 0.01, 'too few', 400),          # upper bound on the limit: not under it
     (0.03, 0.01, 'too few', 1600),        # lower bound 0.01: not above it
+    (0.0199, 0.011, 'too few', 19360000),  # on the limit: no number (more than 100x n)
 ])
 def test_verdict_thresholds(estimate, se, want, need):
   text, n = privacy.verdict(estimate, se, audit.PRIVACY_LOSS_LIMIT, 400)
   assert text.startswith(want) and n == need, (text, n)
-  if need:
+  if 0 < need <= privacy.NEED_CAP * 400:
     assert f'(need ~{need:,})' in text
+  elif need:
+    assert 'sits on the limit 0.02: more than 100x these haplotypes' in text
 
 
 def test_the_set_verdict_combines_both_figures():

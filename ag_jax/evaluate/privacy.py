@@ -31,6 +31,7 @@ from ag_jax.evaluate import stats
 # Confidence bounds are estimate ± Z SE: the audit's "two standard errors" (~95%).
 Z = 2.0
 NO_LEAK, LEAKS = 'no evidence of leakage', 'leaks'
+NEED_CAP = 100  # a verdict needing more than this many times the haplotypes names no number
 
 
 def aats_var(aa_truth: float, aa_syn: float, n_real: int, n_synth: int) -> float:
@@ -109,9 +110,12 @@ def verdict(estimate: float, se: float, limit: float, n: int) -> tuple[str, int]
     return LEAKS, 0
   gap = abs(limit - estimate)
   need = math.ceil(round(n * (Z * se / gap) ** 2, 6)) if gap > 0 else 0
-  # An estimate on the limit itself is never concluded by more data alone.
-  text = f'~{need:,}' if need else 'far more'
-  return f'too few haplotypes to conclude (need {text})', need
+  # An estimate on (or within a tenth of Z SE of) the limit is not concluded by more data
+  # alone: the N of the formula would be absurd (a 0.0199 loss against 0.02 needs millions).
+  if not need or need > NEED_CAP * n:
+    return (f'too few haplotypes to conclude (the estimate {estimate:.3f} sits on the limit '
+            f'{limit:g}: more than {NEED_CAP}x these haplotypes)'), need
+  return f'too few haplotypes to conclude (need ~{need:,})', need
 
 
 def conclude(m: dict) -> dict:

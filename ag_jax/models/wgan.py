@@ -275,6 +275,15 @@ class GenResidual(nn.Module):
     return x + y
 
 
+def _check_labels(labels, num_labels: int, what: str) -> None:
+  """A conditional module (num_labels K > 0) takes labels, an unconditioned one none."""
+  if num_labels and labels is None:
+    raise ValueError(f'a {what} conditioned on {num_labels} labels takes one label per sample; '
+                     'got none.')
+  if not num_labels and labels is not None:
+    raise ValueError(f'an unconditioned {what} (num_labels=0) takes no labels.')
+
+
 class Generator(nn.Module):
   pyramid: Pyramid
   channels: int = 10  # the paper's channel multiplier c
@@ -283,16 +292,26 @@ class Generator(nn.Module):
   # Operand dtype of the matmul convolutions ('float32' or 'bfloat16'; `matmul`): the
   # resolved model.compute_dtype. Parameters, normalisation and outputs stay f32.
   compute_dtype: str = 'float32'
+  # K > 0: conditional (docs/conditional.md); the label enters as K one-hot latent channels
+  # beside the noise, which the latent's first convolution mixes into every channel. 0 adds
+  # nothing (the unconditioned model's parameters are unchanged).
+  num_labels: int = 0
 
   @nn.compact
-  def __call__(self, z, noise, train: bool = True, logits: bool = False):
-    """z: [B, L, noise_dim]; noise: list of num_up + 1 arrays [B, len_i, noise_dim].
+  def __call__(self, z, noise, train: bool = True, logits: bool = False, labels=None):
+    """z: [B, L, noise_dim]; noise: list of num_up + 1 arrays [B, len_i, noise_dim];
+    labels: int [B] (conditional generators only).
 
     Returns sigmoid probabilities [B, pyramid.length] (their logits with `logits=True`).
     """
     c, p, form, dt = self.channels, self.pyramid, self.conv, self.compute_dtype
     lengths = p.scale_lengths()
     m = 6 + 8 * p.num_up
+    _check_labels(labels, self.num_labels, 'generator')
+    if self.num_labels:
+      onehot = jax.nn.one_hot(labels, self.num_labels, dtype=z.dtype)
+      z = jnp.concatenate([z, jnp.broadcast_to(onehot[:, None], (*z.shape[:2], self.num_labels))],
+                          axis=-1)
     x = LocationChannel(p.latent)(z)
     for i, mult in enumerate((m + 6, m + 4, m + 2, m)):
       x = _gen_layer(x, c * mult, train, 'conv' if i % 2 == 0 else 'convT',
@@ -377,10 +396,17 @@ class Critic(nn.Module):
   minibatch_std: str = 'none'
   conv: str = 'matmul'  # as Generator.conv
   compute_dtype: str = 'float32'  # as Generator.compute_dtype
+  # K > 0: conditional, with a projection head (Miyato & Koyama 2018): the score gains
+  # sum(e * h), h the flattened features of the last block [(2L - 1) x channels] and e the sum
+  # of the label embeddings of the packed samples. The embeddings start at 0, so a new
+  # conditional critic scores as an unconditioned one. 0 adds nothing.
+  num_labels: int = 0
 
   @nn.compact
-  def __call__(self, x):
-    """x: [B, pyramid.length, pack_m] in [0, 1] -> raw Wasserstein scores [B]."""
+  def __call__(self, x, labels=None):
+    """x: [B, pyramid.length, pack_m] in [0, 1]; labels: int [B, pack_m], each packed sample's
+    label (conditional critics only) -> raw Wasserstein scores [B]."""
+    _check_labels(labels, self.num_labels, 'critic')
     c, p, form, dt = self.channels, self.pyramid, self.conv, self.compute_dtype
     lengths = p.scale_lengths()[::-1]  # [full, after yellow-in, ..., 4L - 1]
     x = LocationChannel(p.length)(x)
@@ -404,8 +430,14 @@ class Critic(nn.Module):
     x = _critic_layer(x, c * (m + 2), form=form, dtype=dt)
     x = _critic_layer(x, c * (m + 4), 2, 'VALID', form, dt)
     x = _critic_layer(x, c * (m + 6), form=form, dtype=dt)
+    h = x.reshape(x.shape[0], -1)
     x = conv(1, 2, ((1, 1),), bias=True, form=form, dtype=dt)(x)  # PyTorch Conv1d(k3, s2, p1): 2L - 1 -> L
     x = nn.leaky_relu(InstanceNorm()(x), ALPHA)[..., 0]
     if self.minibatch_std == 'output':
       x = jnp.concatenate([x, diversity.mean(axis=-1, keepdims=True)], axis=-1)
-    return nn.Dense(1, kernel_init=_torch_uniform((0,)))(x)[..., 0]
+    score = nn.Dense(1, kernel_init=_torch_uniform((0,)))(x)[..., 0]
+    if self.num_labels:
+      embed = nn.Embed(self.num_labels, h.shape[-1], embedding_init=nn.initializers.zeros_init(),
+                       name='label_embed')
+      score = score + jnp.sum(embed(labels).sum(axis=1) * h, axis=-1)
+    return score

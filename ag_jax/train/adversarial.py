@@ -28,6 +28,7 @@ from jax.flatten_util import ravel_pytree
 import optax
 
 from ag_jax.config_base import ConfigError, check_positive
+from ag_jax.data import labels as labels_lib
 from ag_jax.models import gan as gan_lib
 from ag_jax.models import wgan as wgan_lib
 from ag_jax.train import schedules
@@ -78,14 +79,35 @@ def _global_norm(tree) -> jax.Array:
 # --------------------------------------------------------------------------------- WGAN
 
 
+def _vocabulary(info) -> labels_lib.Vocabulary | None:
+  """The labels the model is conditioned on (DataInfo.labels), None if unconditioned."""
+  return getattr(info, 'labels', None)
+
+
+def _num_labels(info) -> int:
+  vocab = _vocabulary(info)
+  return vocab.size if vocab else 0
+
+
+def _check_labels(config, info) -> None:
+  """A conditioned config whose data info carries no labels is one ConfigError (the training
+  setup fills DataInfo.labels from config.data.condition)."""
+  column = labels_lib.condition(config)
+  if column != 'none' and _vocabulary(info) is None:
+    raise ConfigError(f'config.data.condition={column}: no labels reached the model '
+                      '(DataInfo.labels is unset); this training setup cannot condition yet.')
+
+
 def _wgan_modules(config, info):
   pyr = wgan_lib.pyramid_for(info.num_snps, int(config.model.max_latent))
   m = config.model
   form = m.conv
   dtype = compute_dtype(config)
-  return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim, conv=form, compute_dtype=dtype),
+  k = _num_labels(info)
+  return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim, conv=form, compute_dtype=dtype,
+                                  num_labels=k),
           wgan_lib.Critic(pyr, m.channels, m.minibatch_std, conv=form,
-                          compute_dtype=dtype))
+                          compute_dtype=dtype, num_labels=k))
 
 
 def compute_dtype(config) -> str:
@@ -189,18 +211,27 @@ def check_wgan_config(config) -> None:
 def check_config(config) -> None:
   """The model fields of either family member: one ConfigError naming the first bad one."""
   _ema_decay(config)
+  column = labels_lib.condition(config)
   if config.model.name == 'wgan':
     check_wgan_config(config)
+  elif column != 'none':
+    raise ConfigError(f'config.data.condition={column}: the {config.model.name} model cannot be '
+                      'conditioned (issue 47); use configs/wgan.py, crbm.py or rbm.py, or '
+                      'config.data.condition=none.')
 
 
 def _wgan_create(config, info, key):
   check_wgan_config(config)
+  _check_labels(config, info)
   pyr, gen, critic = _wgan_modules(config, info)
   m = config.model
   kg, kc, kz = jax.random.split(key, 3)
   z, noise = _latents(pyr, kz, 2, m.noise_dim)
-  gv = gen.init(kg, z, noise, train=False)
-  cv = critic.init(kc, jnp.zeros((2, pyr.length, m.pack_m)))
+  conditional = _num_labels(info) > 0
+  gv = gen.init(kg, z, noise, train=False,
+                labels=jnp.zeros(2, jnp.int32) if conditional else None)
+  cv = critic.init(kc, jnp.zeros((2, pyr.length, m.pack_m)),
+                   jnp.zeros((2, m.pack_m), jnp.int32) if conditional else None)
   g_tx, c_tx = _wgan_tx(config)
   return GANState(step=jnp.zeros((), jnp.int32), g_params=gv['params'], g_stats=gv['batch_stats'],
                   c_params=cv['params'], g_opt=g_tx.init(gv['params']), c_opt=c_tx.init(cv['params']),
@@ -216,18 +247,20 @@ def _wgan_output(config) -> tuple[str, float]:
 
 
 def _generate_wgan(gen, pyr, num_snps, params, stats, key, batch, noise_dim, train,
-                   output=('sigmoid', 1.0), latents=None):
+                   output=('sigmoid', 1.0), latents=None, labels=None):
   """Generated haplotypes [batch, pyramid length] (cropped to num_snps, zero-padded) and the
-  BatchNorm statistics; `latents` (z, noise) replace the ones drawn from `key`."""
+  BatchNorm statistics; `latents` (z, noise) replace the ones drawn from `key`; `labels`
+  int [batch]: each haplotype's label (conditional generators)."""
   z, noise = _latents(pyr, key, batch, noise_dim) if latents is None else latents
   variables = {'params': params, 'batch_stats': stats}
   kind, temperature = output
   logits = kind == 'bernoulli'
   if train:
-    out, upd = gen.apply(variables, z, noise, train=True, logits=logits, mutable=['batch_stats'])
+    out, upd = gen.apply(variables, z, noise, train=True, logits=logits, labels=labels,
+                         mutable=['batch_stats'])
     stats = upd['batch_stats']
   else:
-    out = gen.apply(variables, z, noise, train=False, logits=logits)
+    out = gen.apply(variables, z, noise, train=False, logits=logits, labels=labels)
   out = out[:, :num_snps]  # crop, then pad exactly like the real data (mask)
   if logits:  # fold_in: the latents stay those of the same key without this option
     out = wgan_lib.straight_through_bernoulli(out, jax.random.fold_in(key, 2), temperature)
@@ -238,7 +271,7 @@ def _wgan_train_step(config, info) -> Callable:
   pyr, gen, critic = _wgan_modules(config, info)
   m = config.model
   g_tx, c_tx = _wgan_tx(config)
-  b, pack, n = m.batch_size, m.pack_m, info.num_snps
+  b, pack, n, k = m.batch_size, m.pack_m, info.num_snps, _num_labels(info)
   real_noise = float(m.real_noise)
   mode_seeking = float(m.mode_seeking)
   output = _wgan_output(config)
@@ -248,18 +281,26 @@ def _wgan_train_step(config, info) -> Callable:
   def pack_rows(x):  # [pack * B, length] -> [B, length, pack]
     return jnp.transpose(x.reshape(pack, b, -1), (1, 2, 0))
 
-  def chunk_loss(c_params, real, fake, alpha, u):
+  def pack_labels(labels):  # int [pack * B] -> [B, pack], as pack_rows; None: unconditioned
+    return None if labels is None else labels.reshape(pack, b).T
+
+  def split_labels(rows):
+    """uint8 [..., K + n] -> (int labels [...] or None, SNPs [..., n])."""
+    return (rows[..., :k].argmax(-1).astype(jnp.int32) if k else None), rows[..., k:]
+
+  def chunk_loss(c_params, real, fake, alpha, u, labels):
     """The critic loss's share of some packed samples (sums / b) and its three sums. Every
     term is a per-sample sum (InstanceNorm and the penalty are per sample), so the loss of the
-    batch is the sum of its chunks' shares."""
-    score = lambda x: critic.apply({'params': c_params}, x).sum()
+    batch is the sum of its chunks' shares. A real packed sample, the fake one beside it and
+    their interpolate have the same labels (fakes are drawn with the real rows' labels)."""
+    score = lambda x: critic.apply({'params': c_params}, x, labels).sum()
     c_real, c_fake = score(real), score(fake)
     grads = jax.grad(score)(alpha * real + (1 - alpha) * fake)
     norms = jnp.sqrt(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1) + 1e-12)
     penalty = jnp.sum((norms - 1) ** 2)
     return (-(1 - u) * c_real + c_fake + m.gp_weight * penalty) / b, (c_real, c_fake, penalty)
 
-  def critic_grads(c_params, real, fake, key):
+  def critic_grads(c_params, real, fake, labels, key):
     """(critic loss gradient, metrics), over the whole batch at once or in chunks of
     `micro` packed samples (`model.critic_microbatch`: the same loss and gradient, up to
     rounding; the activations of one chunk are held instead of the batch's)."""
@@ -271,7 +312,8 @@ def _wgan_train_step(config, info) -> Callable:
     # (docs/perf_wgan.md). Each chunk's gradient is added before the next chunk starts.
     total = None
     for i in range(0, b, micro):
-      out = grad_fn(c_params, real[i:i + micro], fake[i:i + micro], alpha[i:i + micro], u)
+      chunk = None if labels is None else labels[i:i + micro]
+      out = grad_fn(c_params, real[i:i + micro], fake[i:i + micro], alpha[i:i + micro], u, chunk)
       total = out if total is None else jax.tree.map(jnp.add, total, out)
     (loss, sums), grads = total
     c_real, c_fake, penalty = (t / b for t in sums)
@@ -282,20 +324,21 @@ def _wgan_train_step(config, info) -> Callable:
     c_params, c_opt, g_stats = carry
     real_rows, key = xs
     k_fake, k_loss = jax.random.split(key)
+    labels, real_rows = split_labels(real_rows)
     real = real_rows.astype(jnp.float32)
     if real_noise > 0:  # fold_in: the other keys stay those of runs without noise
       real = instance_noise(real, jax.random.fold_in(key, 1), real_noise)
     real = pack_rows(jnp.pad(real, ((0, 0), (0, pyr.length - n))))
     fake, g_stats = _generate_wgan(gen, pyr, n, g_params, g_stats, k_fake, pack * b,
-                                   m.noise_dim, True, output)
+                                   m.noise_dim, True, output, labels=labels)
     fake = jax.lax.stop_gradient(pack_rows(fake))
-    grads, aux = critic_grads(c_params, real, fake, k_loss)
+    grads, aux = critic_grads(c_params, real, fake, pack_labels(labels), k_loss)
     updates, c_opt = c_tx.update(grads, c_opt, c_params)
     aux['critic_grad_norm'] = _global_norm(grads)
     return (optax.apply_updates(c_params, updates), c_opt, g_stats), aux
 
   def train_step(state: GANState, batch: jax.Array, key: jax.Array):
-    rows = batch.reshape(m.critic_iter, pack * b, n)
+    rows = batch.reshape(m.critic_iter, pack * b, k + n)
     keys = jax.random.split(key, m.critic_iter + 1)
     (c_params, c_opt, g_stats), aux = jax.lax.scan(
         lambda carry, xs: critic_update(state.g_params, carry, xs),
@@ -304,11 +347,12 @@ def _wgan_train_step(config, info) -> Callable:
 
     k_gen = keys[-1]
     latents = _latents(pyr, k_gen, pack * b, m.noise_dim)  # those _generate_wgan would draw
+    g_labels, _ = split_labels(rows[-1])  # the last critic update's: the training proportions
 
     def g_loss(g_params):
       fake, stats = _generate_wgan(gen, pyr, n, g_params, g_stats, k_gen, pack * b,
-                                   m.noise_dim, True, output, latents)
-      loss = -critic.apply({'params': c_params}, pack_rows(fake)).mean()
+                                   m.noise_dim, True, output, latents, g_labels)
+      loss = -critic.apply({'params': c_params}, pack_rows(fake), pack_labels(g_labels)).mean()
       ratio = mode_seeking_ratio(fake[:, :n], *latents)
       if mode_seeking > 0:
         loss = loss + mode_seeking / (ratio + 1e-5)
@@ -340,14 +384,25 @@ def _wgan_sampler(config, info) -> Callable:
   ema = _ema_decay(config) > 0
   batch_stats = ema or bool(config.model.sample_batch_stats)
   output = _wgan_output(config)
+  conditional = _num_labels(info) > 0
 
-  def sampler(state: GANState, key: jax.Array, num: int) -> jax.Array:
+  def sampler(state: GANState, key: jax.Array, num: int, labels: jax.Array | None = None
+              ) -> jax.Array:
+    """uint8 [num, num_snps]; labels: int [num], each AG's label (labels.request), required
+    by a conditional model and refused by an unconditioned one."""
+    if conditional and labels is None:
+      raise labels_lib.LabelError('labels: this conditional WGAN draws AGs of given labels; '
+                                  'pass one per AG (labels.request(vocab, num) for the '
+                                  'training proportions).')
+    if not conditional and labels is not None:
+      raise labels_lib.LabelError('labels: this model was trained without labels.')
     if batch_stats and num < 128:  # num is static: this runs once per traced size
       logging.warning('generating WGAN AGs in batches of %d with per-batch BatchNorm '
                       'statistics: use batches of hundreds (sample.batch_size).', num)
     params = state.g_ema if ema else state.g_params
     out, _ = _generate_wgan(gen, pyr, info.num_snps, params, state.g_stats, key, num,
-                            config.model.noise_dim, batch_stats, output)
+                            config.model.noise_dim, batch_stats, output,
+                            labels=None if labels is None else jnp.asarray(labels, jnp.int32))
     # 'sigmoid': rounded, rint(0.5) = 0 as np.rint; 'bernoulli': already 0/1 draws
     return jnp.rint(out[:, :info.num_snps]).astype(jnp.uint8)
 

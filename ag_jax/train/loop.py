@@ -230,10 +230,12 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
 def _sample_stats(setup: Setup, sampler, state, step: int, ld_probe, privacy_probe,
                   num: int = 1000) -> dict[str, float]:
   """The probes (ag_jax.evaluate.probes.sample_stats) of `num` AGs drawn with the step's
-  'probe' key."""
+  'probe' key; a conditional model's in the training proportions (labels.request)."""
   from ag_jax.evaluate import probes  # pylint: disable=g-import-not-at-top  (matplotlib)
   key = rng.key(setup.config.seed, 'probe', step)
-  ags = np.asarray(jax.device_get(sampler(state, key, num)))
+  labels = labels_lib.request(setup.info.labels, num)
+  args = () if labels is None else (labels,)
+  ags = np.asarray(jax.device_get(sampler(state, key, num, *args)))
   return probes.sample_stats(ags, setup.info.allele_freq, ld_probe, privacy_probe)
 
 
