@@ -4,7 +4,7 @@ r"""Reproduce one row of the README's results table: train, draw AGs, evaluate, 
   python experiments/reproduce.py crbm_805 --train_seed=1  # another training seed
   python experiments/reproduce.py wgan_agbl4 --draws=2     # fewer AG draws
   python experiments/reproduce.py crbm_805 --set=train.num_steps=100 --draws=1 --num_samples=1000
-  python experiments/reproduce.py crbm_805_super          # conditional: 1,000 AGs per label
+  python experiments/reproduce.py crbm_805_super   # conditional: 1,000 AGs of each of 5 labels
   python experiments/reproduce.py --list
 
 Each step is the user-facing command (experiments/train.py, generate.py, evaluate.py,
@@ -32,7 +32,7 @@ PUBLISHED = ['ag_jax/datasets/published_805/805_SNP_GAN_AG_20000epochs.hapt.zip'
              'ag_jax/datasets/published_805/805_SNP_RBM_AG_800Epochs.hapt.zip']
 
 # row -> (config, real dataset, extra --synthetic sets evaluated beside the draws[, train.py
-# overrides, labels drawn in equal numbers by generate.py --populations])
+# overrides]). A conditioned row draws every label of the model in equal numbers.
 ROWS = {
     'crbm_805': ('configs/crbm.py', '1000g_805', PUBLISHED),
     'wgan_805': ('configs/wgan.py', '1000g_805', []),
@@ -41,8 +41,8 @@ ROWS = {
     'crbm_agbl4': ('configs/crbm.py:1000g_agbl4', '1000g_agbl4', []),
     'wgan_agbl4': ('configs/wgan.py:1000g_agbl4', '1000g_agbl4', []),
     'rbm_agbl4': ('configs/rbm.py:1000g_agbl4', '1000g_agbl4', []),
-    'crbm_805_super': ('configs/crbm.py', '1000g_805', [], ['data.condition=super_population'],
-                       ['AFR', 'AMR', 'EAS', 'EUR', 'SAS']),
+    'crbm_805_super': ('configs/crbm.py', '1000g_805', [], ['data.condition=super_population']),
+    'crbm_805_population': ('configs/crbm.py', '1000g_805', [], ['data.condition=population']),
 }
 
 
@@ -96,6 +96,16 @@ def write_provenance(output: pathlib.Path, steps: list[dict], started: str, **fi
   writers.write_text(output / 'provenance.json', json.dumps(provenance, indent=1) + '\n')
 
 
+def _count_flags(workdir: pathlib.Path, num: int) -> list[str]:
+  """generate.py's count: `num` AGs, or for a conditional model (workdir/labels.json) num // K
+  of each of its K labels."""
+  vocab = workdir / 'labels.json'
+  if not vocab.exists():
+    return [f'--num_samples={num}']
+  names = json.loads(vocab.read_text())['names']
+  return [f'--populations={",".join(f"{k}:{max(num // len(names), 1)}" for k in names)}']
+
+
 def run(cmd: list[str], steps: list[dict]) -> None:
   print('+', shlex.join(cmd), flush=True)
   t0 = time.time()
@@ -125,10 +135,7 @@ def main() -> None:
   for flag in ('draws', 'num_samples'):
     if getattr(args, flag) < 1:
       ap.error(f'--{flag}={getattr(args, flag)}: use 1 or more')
-  config, real, extra, overrides, per_label = (*ROWS[args.row], [], [])[:5]
-  if per_label and args.num_samples % len(per_label):
-    ap.error(f'--num_samples={args.num_samples}: {args.row} draws {len(per_label)} labels in '
-             f'equal numbers; use a multiple of {len(per_label)}')
+  config, real, extra, overrides = (*ROWS[args.row], [])[:4]
   name = args.row + (f'_s{args.train_seed}' if args.train_seed else '')
   workdir = pathlib.Path(args.workdir or ROOT / 'runs' / name).resolve()
   output = pathlib.Path(args.output or ROOT / 'results' / name).resolve()
@@ -141,9 +148,7 @@ def main() -> None:
   draws = []
   for seed in range(args.draws):
     ags = workdir / f'ags_seed{seed}.hapt'
-    each = args.num_samples // max(len(per_label), 1)
-    count = ([f'--populations={",".join(f"{k}:{each}" for k in per_label)}'] if per_label else
-             [f'--num_samples={args.num_samples}'])
+    count = _count_flags(workdir, args.num_samples)
     run([py, 'experiments/generate.py', f'--workdir={workdir}', *count, f'--seed={seed}',
          f'--output={ags}'], steps)
     draws.append(str(ags))
