@@ -365,3 +365,21 @@ def test_generate_py_writes_the_requested_labels(tmp_path, ds805):
   assert sorted(m['real_test']['by_label']) == ['AFR', 'AMR', 'EAS', 'EUR', 'SAS']
   assert (tmp_path / 'ev' / 'confusion.png').exists()
   assert '| cond | EAS | 40 |' in (tmp_path / 'ev' / 'table.md').read_text()
+
+
+@pytest.mark.slow
+def test_resume_refuses_a_workdir_trained_on_other_labels(tmp_path, ds805):
+  """A workdir whose labels.json differs from what the data now give (another panel, another
+  split) is not resumed: one ResumeError naming labels.json, and the file is left as it was."""
+  from ag_jax import train  # pylint: disable=g-import-not-at-top
+  from configs import crbm as crbm_config  # pylint: disable=g-import-not-at-top
+  wd = _conditioned_workdir(tmp_path / 'wd', ds805, steps=2)
+  vocab = labels_lib.load(wd)
+  other = labels_lib.Vocabulary(vocab.column, vocab.names, (1,) + vocab.counts[1:])
+  labels_lib.save(wd, other)
+  config = crbm_config.get_config('test')
+  config.data.condition = 'super_population'
+  config.train.num_steps = 4
+  with pytest.raises(train.ResumeError, match=r'labels.json: its checkpoints were trained on'):
+    train.run(config, wd)
+  assert labels_lib.load(wd) == other

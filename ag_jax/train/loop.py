@@ -89,6 +89,12 @@ def _check_finite(values: dict[str, float], last_good: int, step: int):
         'the learning rate or check the data.')
 
 
+def _vocab_text(vocab) -> str:
+  if vocab is None:
+    return 'no labels'
+  return f'{vocab.column}: {", ".join(vocab.names)} ({sum(vocab.counts)} haplotypes)'
+
+
 def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
   """Trains (or resumes) in `workdir`; returns the last logged metrics (and eval metrics)."""
   workdir = pathlib.Path(workdir)
@@ -123,6 +129,13 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
         f'{", ".join(map(str, kept))}; the newest fails with '
         f'{ckpt_lib.short_error(e)}): they are damaged or were written by an incompatible '
         'ag_jax. Nothing was changed; to train afresh give a new --workdir.') from e
+  saved = labels_lib.load(workdir) if kept else None
+  if saved is not None and saved != setup.info.labels:
+    raise ResumeError(
+        f'{workdir / labels_lib.FILENAME}: its checkpoints were trained on the labels '
+        f'{_vocab_text(saved)}, the data now give {_vocab_text(setup.info.labels)}, so it '
+        'cannot resume. Use a new --workdir; '
+        'the workdir is left as it was.')
   if is_main:  # Only once the checkpoint fits: config.json always describes the checkpoints.
     write_config(config, workdir)
     if setup.info.labels is not None:  # a conditional model: generation needs its labels
