@@ -14,6 +14,12 @@ does not. Measured on the 805 data (WGAN default, 6,000 steps): the last checkpo
 AF r 0.954, the mean of its checkpoints 4,000 / 5,000 / 6,000 0.974. The averaged weights do
 not match any BatchNorm running statistics (0.784 with the last step's), so the WGAN draws AGs
 from the average with the statistics of each generated batch (`sample.batch_size`, hundreds).
+
+Conditional WGAN (info.labels, docs/conditional.md and docs/wgan.md "Conditional"): batches carry
+the K one-hot label columns first, [rows, K + num_snps]. Each critic update draws its fakes with
+the labels of its real rows, packed alike, so a real packed sample, the fake beside it and their
+gradient-penalty interpolate have the same labels; the generator update uses the last critic
+update's labels. The sampler takes one label per AG.
 """
 
 from __future__ import annotations
