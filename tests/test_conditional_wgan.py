@@ -56,6 +56,7 @@ def test_unconditioned_wgan_has_no_label_parameters():
   assert _shapes(cond.g_ema) == g1 and _shapes(cond.g_stats) == _shapes(plain.g_stats)
 
 
+@pytest.mark.slow  # traces the whole step: ~10 s the fast suite has no margin for
 def test_conditional_step_and_sampler_shapes():
   """The step takes labelled batches [rows, K + SNPs] and keeps the state's shapes; the
   sampler gives one AG per label."""
