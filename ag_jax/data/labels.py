@@ -39,6 +39,20 @@ def condition(config) -> str:
   return value
 
 
+def of(info) -> 'Vocabulary | None':
+  """The labels a model is conditioned on (DataInfo.labels), None if unconditioned."""
+  return getattr(info, 'labels', None)  # the model tests' stand-in infos may lack the field
+
+
+def check_info(config, info) -> None:
+  """A conditioned config whose data info carries no labels is one ConfigError (the training
+  setup fills DataInfo.labels from config.data.condition)."""
+  column = condition(config)
+  if column != 'none' and of(info) is None:
+    raise ConfigError(f'config.data.condition={column}: no labels reached the model '
+                      '(DataInfo.labels is unset); this training setup cannot condition yet.')
+
+
 @dataclasses.dataclass(frozen=True)
 class Vocabulary:
   """The labels a model was trained on: `names` sorted, `counts` train haplotypes per name."""

@@ -85,23 +85,9 @@ def _global_norm(tree) -> jax.Array:
 # --------------------------------------------------------------------------------- WGAN
 
 
-def _vocabulary(info) -> labels_lib.Vocabulary | None:
-  """The labels the model is conditioned on (DataInfo.labels), None if unconditioned."""
-  return getattr(info, 'labels', None)
-
-
 def _num_labels(info) -> int:
-  vocab = _vocabulary(info)
+  vocab = labels_lib.of(info)
   return vocab.size if vocab else 0
-
-
-def _check_labels(config, info) -> None:
-  """A conditioned config whose data info carries no labels is one ConfigError (the training
-  setup fills DataInfo.labels from config.data.condition)."""
-  column = labels_lib.condition(config)
-  if column != 'none' and _vocabulary(info) is None:
-    raise ConfigError(f'config.data.condition={column}: no labels reached the model '
-                      '(DataInfo.labels is unset); this training setup cannot condition yet.')
 
 
 def _wgan_modules(config, info):
@@ -228,7 +214,7 @@ def check_config(config) -> None:
 
 def _wgan_create(config, info, key):
   check_wgan_config(config)
-  _check_labels(config, info)
+  labels_lib.check_info(config, info)
   pyr, gen, critic = _wgan_modules(config, info)
   m = config.model
   kg, kc, kz = jax.random.split(key, 3)

@@ -33,14 +33,9 @@ class RBMState:
   chains: jax.Array  # float32 [n_w, batch, K + W]: persistent negative chains (PCD)
 
 
-def vocabulary(info) -> labels_lib.Vocabulary | None:
-  """The labels the model is conditioned on (DataInfo.labels), None if unconditioned."""
-  return getattr(info, 'labels', None)
-
-
 def layout(config, info) -> crbm.Layout:
   window = info.num_snps if config.model.name == 'rbm' else int(config.model.window_size)
-  vocab = vocabulary(info)
+  vocab = labels_lib.of(info)
   return crbm.make_layout(info.num_snps, window, vocab.size if vocab else 0)
 
 
@@ -93,18 +88,9 @@ def check_config(config) -> None:
   check_positive(m, ('num_hidden', 'gibbs_steps', 'sample_sweeps'))
 
 
-def check_labels(config, info) -> None:
-  """A conditioned config whose data info carries no labels is one ConfigError (the training
-  setup fills DataInfo.labels from config.data.condition)."""
-  column = labels_lib.condition(config)
-  if column != 'none' and vocabulary(info) is None:
-    raise ConfigError(f'config.data.condition={column}: no labels reached the model '
-                      '(DataInfo.labels is unset); this training setup cannot condition yet.')
-
-
 def create_state(config, info, key: jax.Array) -> RBMState:
   check_config(config)
-  check_labels(config, info)
+  labels_lib.check_info(config, info)
   lay = layout(config, info)
   k_params, k_chains = jax.random.split(key)
   params = crbm.init_params(k_params, lay, config.model.num_hidden, info.allele_freq,
@@ -113,7 +99,8 @@ def create_state(config, info, key: jax.Array) -> RBMState:
   chains = rbm.random_visible(k_chains, (lay.num_windows, batch, lay.visible))
   chains = jnp.where(jnp.asarray(lay.pad_mask)[:, None], 0.0, chains)
   if lay.num_labels:  # persistent chains' own labels, in the training proportions
-    own = labels_lib.one_hot(labels_lib.proportional(batch, vocabulary(info).freq), lay.num_labels)
+    own = labels_lib.one_hot(labels_lib.proportional(batch, labels_lib.of(info).freq),
+                             lay.num_labels)
     own = jnp.concatenate([jnp.asarray(own, jnp.float32),
                            jnp.zeros((batch, lay.window), jnp.float32)], axis=1)
     chains = jnp.where(jnp.asarray(lay.label_mask)[:, None], own, chains)
@@ -310,7 +297,7 @@ def make_sampler(config, info) -> Callable:
                     'with %d sweeps draws from something else. Use sample_sweeps=%d.',
                     m.gibbs_steps, m.sample_sweeps, m.gibbs_steps)
 
-  vocab = vocabulary(info)
+  vocab = labels_lib.of(info)
 
   def sampler(state: RBMState, key: jax.Array, num: int, labels: jax.Array | None = None
               ) -> jax.Array:
