@@ -246,7 +246,7 @@ def _sample_stats(setup: Setup, sampler, state, step: int, ld_probe, privacy_pro
   'probe' key; a conditional model's in the training proportions (labels.request)."""
   from ag_jax.evaluate import probes  # pylint: disable=g-import-not-at-top  (matplotlib)
   key = rng.key(setup.config.seed, 'probe', step)
-  labels = labels_lib.request(setup.info.labels, num)
+  labels = labels_lib.request(labels_lib.of(setup.info), num)
   args = () if labels is None else (labels,)
   ags = np.asarray(jax.device_get(sampler(state, key, num, *args)))
   return probes.sample_stats(ags, setup.info.allele_freq, ld_probe, privacy_probe)
