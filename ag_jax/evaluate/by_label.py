@@ -47,20 +47,22 @@ class Labels:
   test: np.ndarray | None = None
   sets: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
+  def __post_init__(self):
+    self.train = np.asarray(self.train).astype(str)
+    self.test = None if self.test is None else np.asarray(self.test).astype(str)
+    self.sets = {name: np.asarray(lab).astype(str) for name, lab in self.sets.items()}
+
   def check(self, real_train: np.ndarray, real_test: np.ndarray | None,
             synthetic: dict[str, np.ndarray]) -> None:
     """LabelError if a label array does not have one label per haplotype, or a set has a
     label the real train split does not have (nothing to compare it with)."""
-    self.train = np.asarray(self.train).astype(str)
     pairs = [('real train', self.train, real_train)]
     if self.test is not None and real_test is not None:
-      self.test = np.asarray(self.test).astype(str)
       pairs.append(('real test', self.test, real_test))
     for name in self.sets:
       if name not in synthetic:
         raise LabelError(f'labels given for {name!r}, which is not one of the sets '
                          f'({", ".join(synthetic)}).')
-      self.sets[name] = np.asarray(self.sets[name]).astype(str)
       pairs.append((name, self.sets[name], synthetic[name]))
     for name, lab, x in pairs:
       if lab.shape != (len(x),):
