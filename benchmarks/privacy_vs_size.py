@@ -13,7 +13,8 @@ evaluated in this process: AF r and LD r per draw against the N train haplotypes
 (evaluate.evaluate_set), privacy loss and MIA AUC per draw and on all draws together (more AGs:
 a smaller synthetic side of the standard error; ag_jax.evaluate.privacy). Writes table.csv,
 table.md, privacy_vs_size.png and provenance.json into --output. Finished runs and AG files are
-reused.
+reused. --baselines adds, per size, AG sets that know only the train split's allele frequencies
+(pooled, or one vector per population): the privacy figures that fitting those alone gives.
 """
 
 import csv
@@ -29,22 +30,41 @@ sys.path.insert(0, str(ROOT / 'experiments'))
 import privacy_folds  # pylint: disable=g-import-not-at-top,wrong-import-position
 import reproduce  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-COLUMNS = ('size', 'train', 'held_out', 'af_r', 'af_r_sd', 'ld_r', 'ld_r_sd', 'privacy_loss',
+COLUMNS = ('ags', 'size', 'train', 'held_out', 'af_r', 'af_r_sd', 'ld_r', 'ld_r_sd', 'privacy_loss',
            'privacy_loss_se', 'privacy_loss_draws_sd', 'mia_auc', 'mia_auc_se', 'verdict')
 
 
-def evaluate_size(view: pathlib.Path, files: list[pathlib.Path], size: str) -> dict:
+def baseline_draws(ds, column: str, num: int, count: int) -> list[np.ndarray]:
+  """`count` sets of `num` AGs that know only allele frequencies of the train split: pooled
+  (column 'pooled'), or one frequency vector per value of a samples column (each AG takes a
+  train haplotype's label at random, then draws every SNP independently from that label's
+  frequencies). What fitting those frequencies alone costs in the privacy figures."""
+  train = ds.read_split('train')
+  rng = np.random.default_rng(0)
+  if column == 'pooled':
+    labels = np.zeros(len(train), int)
+  else:
+    values = ds.split_samples(column, 'train')
+    if values is None:
+      sys.exit(f'error: --baselines={column}: the store has no samples column {column!r}; '
+               'use pooled or a column of its samples.tsv.')
+    labels = np.unique(values, return_inverse=True)[1]
+  freq = np.stack([train[labels == k].mean(0) for k in range(labels.max() + 1)])
+  return [(rng.random((num, train.shape[1])) < freq[rng.choice(labels, num)]).astype(np.uint8)
+          for _ in range(count)]
+
+
+def evaluate_size(view: pathlib.Path, draws: list[np.ndarray], size: str, ags: str) -> dict:
   """The row of one size: quality per draw (mean, SD) and privacy on all draws together."""
   from ag_jax import data, evaluate  # pylint: disable=g-import-not-at-top
   from ag_jax.evaluate import privacy  # pylint: disable=g-import-not-at-top
   ds = data.Dataset(view)
   train, test = ds.read_split('train'), ds.read_split('test')
-  draws = [data.read_hapt(str(f)).genotypes for f in files]
   quality = [evaluate.evaluate_set(train, ags, None, distance_sample=200)[0] for ags in draws]
   per_draw = [privacy.figures(train, test, ags, seed=i)['privacy_loss']
               for i, ags in enumerate(draws)]
   pooled = privacy.figures(train, test, np.concatenate(draws))
-  row = {'size': size, 'train': ds.num_train, 'held_out': ds.num_test,
+  row = {'ags': ags, 'size': size, 'train': ds.num_train, 'held_out': ds.num_test,
          'privacy_loss': pooled['privacy_loss'], 'privacy_loss_se': pooled['privacy_loss_se'],
          'privacy_loss_draws_sd': float(np.std(per_draw, ddof=1)) if len(draws) > 1 else 0.0,
          'mia_auc': pooled['mia_auc'], 'mia_auc_se': pooled['mia_auc_se'],
@@ -62,19 +82,26 @@ def plot(rows: list[dict], path: pathlib.Path, title: str) -> None:
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
   from ag_jax.evaluate import audit, privacy  # pylint: disable=g-import-not-at-top
-  x = [r['train'] for r in rows]
+  x = sorted({r['train'] for r in rows})
   fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+  sources = list(dict.fromkeys(r['ags'] for r in rows))  # the model first, then baselines
+  for i, source in enumerate(sources):
+    own = [r for r in rows if r['ags'] == source]
+    style = dict(marker='o' if i == 0 else 'x', ls='-' if i == 0 else ':', capsize=3,
+                 label=source)
+    for ax, key in ((axes[0], 'privacy_loss'), (axes[1], 'mia_auc')):
+      ax.errorbar([r['train'] for r in own], [r[key] for r in own],
+                  yerr=[privacy.Z * r[f'{key}_se'] for r in own], **style)
+    for ax, key in ((axes[2], 'af_r'), (axes[3], 'ld_r')):
+      ax.errorbar([r['train'] for r in own], [r[key] for r in own],
+                  yerr=[r[f'{key}_sd'] for r in own], **style)
   for ax, key, limit in ((axes[0], 'privacy_loss', audit.PRIVACY_LOSS_LIMIT),
                          (axes[1], 'mia_auc', audit.MIA_AUC_LIMIT)):
-    ax.errorbar(x, [r[key] for r in rows], yerr=[privacy.Z * r[f'{key}_se'] for r in rows],
-                marker='o', capsize=3)
     ax.axhline(limit, color='r', ls='--', lw=0.8, label=f'limit {limit}')
     ax.set(title=f'{key} (± {privacy.Z:g} SE)')
-    ax.legend(fontsize=7)
   for ax, key in ((axes[2], 'af_r'), (axes[3], 'ld_r')):
-    ax.errorbar(x, [r[key] for r in rows], yerr=[r[f'{key}_sd'] for r in rows], marker='o',
-                capsize=3)
     ax.set(title=f'{key} (± SD over draws)')
+  axes[0].legend(fontsize=7)
   for ax in axes:
     ax.set(xscale='log', xlabel='training haplotypes')
     ax.minorticks_off()
@@ -92,6 +119,10 @@ def main() -> None:
                   help='training haplotypes per run, comma-separated; all = the train split')
   ap.add_argument('--draws', type=int, default=5, help='AG draws per size')
   ap.add_argument('--steps', type=int, default=0, help='train.num_steps (0: the config\'s)')
+  ap.add_argument('--baselines', default='',
+                  help='also score AGs that know only allele frequencies of each size\'s train '
+                  'split, comma-separated: pooled, or a samples column (population, '
+                  'super_population) for one frequency vector per label')
   ap.add_argument('--output', help='results directory (default benchmarks/results/'
                   'privacy_vs_size_<config>_<dataset>)')
   ap.add_argument('--workdir', help='split views, training runs and AG files (default '
@@ -122,16 +153,21 @@ def main() -> None:
       sys.exit(f'error: {e}')
     files = privacy_folds.train_and_draw(view, args.config, overrides, size_dir / 'run',
                                          args.num_samples, range(args.draws), steps)
-    rows.append(evaluate_size(view, files, label))
+    draws = [data.read_hapt(str(f)).genotypes for f in files]
+    rows.append(evaluate_size(view, draws, label, ' '.join([args.config] + args.set)))
     print(rows[-1], flush=True)
+    for column in filter(None, args.baselines.split(',')):
+      base = baseline_draws(data.Dataset(view), column, args.num_samples, args.draws)
+      rows.append(evaluate_size(view, base, label, f'allele frequencies: {column}'))
+      print(rows[-1], flush=True)
   buf = io.StringIO()
   w = csv.DictWriter(buf, COLUMNS, lineterminator='\n')
   w.writeheader()
   w.writerows(rows)
   writers.write_text(output / 'table.csv', buf.getvalue())
-  lines = ['| training haplotypes | held-out | AF r | LD r | privacy loss ± SE | MIA AUC ± SE | '
-           'verdict |', '|---|---|---|---|---|---|---|']
-  lines += [f"| {r['train']} | {r['held_out']} | {r['af_r']:.4f} | {r['ld_r']:.4f} | "
+  lines = ['| AGs | training haplotypes | held-out | AF r | LD r | privacy loss ± SE | '
+           'MIA AUC ± SE | verdict |', '|---|---|---|---|---|---|---|---|']
+  lines += [f"| {r['ags']} | {r['train']} | {r['held_out']} | {r['af_r']:.4f} | {r['ld_r']:.4f} | "
             f"{r['privacy_loss']:.4f} ± {r['privacy_loss_se']:.4f} | "
             f"{r['mia_auc']:.4f} ± {r['mia_auc_se']:.4f} | {r['verdict']} |" for r in rows]
   writers.write_text(output / 'table.md', '\n'.join(lines) + '\n')

@@ -63,6 +63,10 @@ def defaults() -> ml_collections.ConfigDict:
   m.sample_beta_start = 1.0  # < 1 anneals from a flatter distribution over the first half
   m.sample_beta = 1.0  # inverse temperature sampling ends at (1 = the model; > 1 colder)
   m.sample_sharpen = 1.0  # factor on the last visible draw's inverse temperature only
+  # DP-SGD (0 = off): per-haplotype clipping to dp_clip, Gaussian noise dp_noise * dp_clip
+  # (docs/privacy.md "Differentially private training").
+  m.dp_noise = 0.0
+  m.dp_clip = 1.0
 
   c.train.batch_size = 256
   c.train.num_steps = 6000  # 3,000 left PCA and |AATS - 0.5| worse; 9,000 leaked more

@@ -27,11 +27,14 @@ from ag_jax import data as data_lib
 from ag_jax import parallel
 from ag_jax import rng
 from ag_jax.data import labels as labels_lib
+from ag_jax.train import dp
 from ag_jax.train import metrics as metrics_lib
 from ag_jax.train import trained as trained_lib
-from ag_jax.train.setup import (ResumeError, Setup, WorkdirError, build, check_workdir,
-                                config_changes, init_or_restore, make_step_fn, warn,
-                                write_config)
+# DataInfo and family are used by callers that build a family's step themselves (the
+# side-by-side benchmark harness).
+from ag_jax.train.setup import (DataInfo, ResumeError, Setup, WorkdirError, build,  # pylint: disable=unused-import
+                                check_workdir, config_changes, family, init_or_restore,
+                                make_step_fn, warn, write_config)
 
 logging = std_logging.getLogger('ag_jax')
 
@@ -153,6 +156,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
                config.model.name, setup.dataset.path, setup.info.num_snps,
                setup.info.num_train, setup.dataset.num_test, dict(setup.mesh.shape), start,
                tc.num_steps)
+  if float(config.model.get('dp_noise', 0)) > 0:
+    logging.info('%s', dp.describe(config, setup.info.num_train))
   step_fn = make_step_fn(setup)
   loader = data_lib.BatchLoader(setup.dataset, batch_size=tc.batch_size, seed=config.seed,
                                 process_index=jax.process_index(),

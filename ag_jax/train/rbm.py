@@ -22,6 +22,7 @@ from ag_jax.config_base import ConfigError, check_positive
 from ag_jax.data import labels as labels_lib
 from ag_jax.models import crbm
 from ag_jax.models import rbm
+from ag_jax.train import dp
 from ag_jax.train import schedules
 
 
@@ -82,10 +83,19 @@ def check_config(config) -> None:
     optimizer(config)  # also builds the learning-rate schedule, so checks lr_decay
     check_sample_beta(float(m.sample_beta), 'config.model.sample_beta')
     check_sample_beta(float(m.sample_sharpen), 'config.model.sample_sharpen', SHARPEN_HELP)
+    dp.check_config(config)
   except ValueError as e:
     raise ConfigError(str(e) if str(e).startswith('config.') else f'config.model.{e}') from e
   # 0 Gibbs steps trains on the start state: NaN 250 steps later.
   check_positive(m, ('num_hidden', 'gibbs_steps', 'sample_sweeps'))
+
+
+def model_allele_freq(config, info) -> np.ndarray:
+  """float32 [num_snps]: the allele frequencies the model starts from (visible biases, chain
+  restarts, sampler starts): the training split's, or 0.5 under DP training (dp.py)."""
+  if dp.enabled(config):
+    return np.full(info.num_snps, 0.5, np.float32)
+  return np.asarray(info.allele_freq, np.float32)
 
 
 def create_state(config, info, key: jax.Array) -> RBMState:
@@ -93,8 +103,8 @@ def create_state(config, info, key: jax.Array) -> RBMState:
   labels_lib.check_info(config, info)
   lay = layout(config, info)
   k_params, k_chains = jax.random.split(key)
-  params = crbm.init_params(k_params, lay, config.model.num_hidden, info.allele_freq,
-                            config.model.init_std)
+  params = crbm.init_params(k_params, lay, config.model.num_hidden,
+                            model_allele_freq(config, info), config.model.init_std)
   batch = config.train.batch_size
   chains = rbm.random_visible(k_chains, (lay.num_windows, batch, lay.visible))
   chains = jnp.where(jnp.asarray(lay.pad_mask)[:, None], 0.0, chains)
@@ -180,7 +190,7 @@ def restart_probabilities(config, info, lay: crbm.Layout) -> jax.Array:
   """
   if restart_init(config) == 'uniform':
     return jnp.full((lay.num_windows, lay.visible), 0.5, jnp.float32)
-  return crbm.per_snp_to_windows(lay, info.allele_freq)
+  return crbm.per_snp_to_windows(lay, model_allele_freq(config, info))
 
 
 def leading_pinned(pin_mask) -> int:
@@ -206,6 +216,7 @@ def make_train_step(config, info) -> Callable:
   own_labels = lay.label_mask & (np.arange(lay.num_windows) == 0)[:, None]
   own_labels = jnp.asarray(own_labels if m.persistent else np.zeros_like(own_labels))[:, None]
   label_mask = jnp.asarray(lay.label_mask)
+  private = dp.enabled(config)
 
   def per_window(params, data, chains, key, clamp_w, restart_w, values, num_fixed=0):
     return crbm.window_gradient(params, data, chains, key, clamp_w, gibbs_steps=m.gibbs_steps,
@@ -244,6 +255,10 @@ def make_train_step(config, info) -> Callable:
       chains = jnp.concatenate([c0[None], c_rest])
     else:
       grads, chains = all_windows(xs, leading_pinned(lay.pin_mask), lay.num_windows)
+    if private:  # replaces the per-window gradients above
+      grads = dp.private_gradient(state.params, data, chains,
+                                  jax.random.fold_in(key, dp.NOISE_STREAM), clip=m.dp_clip,
+                                  noise=m.dp_noise, l2=m.l2, hidden=hidden, dtype=dtype)
     if scale is not None:
       grads = grads._replace(w=grads.w * scale[..., None], vb=grads.vb * scale)
     # Labels are clamped in both phases: their biases only set the label marginal, never used.
@@ -284,7 +299,7 @@ def check_sample_beta(beta: float, name: str, what: str = _BETA_HELP) -> float:
 def make_sampler(config, info) -> Callable:
   lay = layout(config, info)
   m = config.model
-  init_freq = info.allele_freq if m.sample_init == 'freq' else None
+  init_freq = model_allele_freq(config, info) if m.sample_init == 'freq' else None
   beta = check_sample_beta(float(m.sample_beta), 'config.model.sample_beta')
   sharpen = check_sample_beta(float(m.sample_sharpen), 'config.model.sample_sharpen',
                               SHARPEN_HELP)
