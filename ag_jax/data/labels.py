@@ -27,7 +27,8 @@ FILENAME = 'labels.json'
 
 
 class LabelError(ValueError):
-  """A label request the model cannot serve; the message names the flag and the labels."""
+  """A label request the model cannot serve, or labels that do not fit their haplotypes
+  (evaluation per label); the message names the flag or set and what to do."""
 
 
 def condition(config) -> str:

@@ -25,14 +25,11 @@ import dataclasses
 
 import numpy as np
 
+from ag_jax.data.labels import LabelError
 from ag_jax.evaluate import privacy
 from ag_jax.evaluate import stats
 
 CLASSIFIER_PCS = 20
-
-
-class LabelError(ValueError):
-  """Labels that do not fit their haplotypes; the message names them and what to do."""
 
 
 @dataclasses.dataclass
@@ -93,13 +90,10 @@ def classifier(real_train: np.ndarray, labels: np.ndarray, seed: int = 0):
 
 def ld_r(real: np.ndarray, synth: np.ndarray, ld_max_distance: int, max_haplotypes: int,
          rng: np.random.Generator) -> float:
-  """The evaluation's LD r on equal-size seeded draws of the two sets."""
+  """The evaluation's LD r (evaluation.evaluate_set) of one label's haplotypes."""
   n = min(len(real), len(synth), max_haplotypes)
-  real = real[np.sort(rng.choice(len(real), n, replace=False))]
-  synth = synth[np.sort(rng.choice(len(synth), n, replace=False))]
   keep = stats.polymorphic(real, synth)
-  r2_real, _ = stats.ld_pairs(real, keep, ld_max_distance)
-  r2_syn, _ = stats.ld_pairs(synth, keep, ld_max_distance)
+  r2_real, r2_syn, _ = stats.ld_compare(real, synth, keep, ld_max_distance, n, rng)
   return stats.pearson(r2_real, r2_syn)
 
 

@@ -91,17 +91,6 @@ def check_options(**options: int) -> None:
       raise ValueError(f'--{name}={value}: use an integer of {low} or more ({why}).')
 
 
-def _subsample_rows(num_rows: int, n: int, rng: np.random.Generator) -> np.ndarray:
-  """Sorted rows of a seeded draw of n of num_rows (all rows, no draw, when n >= num_rows)."""
-  if num_rows <= n:
-    return np.arange(num_rows)
-  return np.sort(rng.choice(num_rows, n, replace=False))
-
-
-def _subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-  return x if len(x) <= n else x[_subsample_rows(len(x), n, rng)]
-
-
 def aa_truth_by_group(a: dict, labels: np.ndarray) -> dict[str, dict]:
   """AA_truth per label of the real rows `a` (from stats.aats) was computed on."""
   hit = a['d_ts'] > a['d_tt']
@@ -140,8 +129,7 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
 
   keep = stats.polymorphic(real, synth)
   ld_n = min(len(real), len(synth), max_haplotypes)
-  r2_real, idx = stats.ld_pairs(_subsample(real, ld_n, rng), keep, ld_max_distance)
-  r2_syn, _ = stats.ld_pairs(_subsample(synth, ld_n, rng), keep, ld_max_distance)
+  r2_real, r2_syn, idx = stats.ld_compare(real, synth, keep, ld_max_distance, ld_n, rng)
   m['ld_r'] = stats.pearson(r2_real, r2_syn)
   extra['ld'] = (r2_real, r2_syn)
   # Where LD is lost: mean r^2 by the pair's rarer MAF (train split's), AG against real.
@@ -160,7 +148,7 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
     extra['ld_decay'] = (bins, d_real, d_syn)
     if test is not None and len(test):
       # The real spread: the held-out test split's curve against the train curve, per bin.
-      r2_test, _ = stats.ld_pairs(_subsample(test, ld_n, rng), keep, ld_max_distance)
+      r2_test, _ = stats.ld_pairs(stats.subsample(test, ld_n, rng), keep, ld_max_distance)
       d_test = stats.ld_decay(r2_test, idx, pos, bins)
       gap, spread = np.abs(d_syn[0] - d_real[0]), np.abs(d_test[0] - d_real[0])
       ok = np.isfinite(gap) & np.isfinite(spread)
@@ -175,8 +163,8 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
 
   mean, comps = pca if pca is not None else stats.pca_fit(real, seed=seed)
   n = min(len(real), len(synth), max_haplotypes)
-  pr = stats.pca_project(_subsample(real, n, rng), mean, comps)
-  ps = stats.pca_project(_subsample(synth, n, rng), mean, comps)
+  pr = stats.pca_project(stats.subsample(real, n, rng), mean, comps)
+  ps = stats.pca_project(stats.subsample(synth, n, rng), mean, comps)
   m['pca_wasserstein'] = float(np.mean([scipy.stats.wasserstein_distance(pr[:, i], ps[:, i])
                                         for i in range(pr.shape[1])]))
   k = min(n, 1000)
@@ -184,9 +172,9 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
   extra['pca'] = (pr, ps)
 
   k = min(distance_sample, len(real), len(synth))
-  d_real = stats.within_distances(_subsample(real, k, rng))
-  d_syn = stats.within_distances(_subsample(synth, k, rng))
-  d_between = stats.hamming(_subsample(synth, k, rng), _subsample(real, k, rng)).ravel()
+  d_real = stats.within_distances(stats.subsample(real, k, rng))
+  d_syn = stats.within_distances(stats.subsample(synth, k, rng))
+  d_between = stats.hamming(stats.subsample(synth, k, rng), stats.subsample(real, k, rng)).ravel()
   m['distance_wasserstein'] = float(scipy.stats.wasserstein_distance(d_real, d_syn))
   m['distance_between_wasserstein'] = float(scipy.stats.wasserstein_distance(d_real, d_between))
   extra['distances'] = (d_real, d_syn, d_between)
@@ -196,8 +184,8 @@ def evaluate_set(real: np.ndarray, synth: np.ndarray, test: np.ndarray | None, *
                                      stats.three_point(synth, trip).ravel())
 
   n = min(len(real), len(synth), max_haplotypes)
-  rows = _subsample_rows(len(real), n, rng)  # the same draw as _subsample(real, n, rng)
-  a = stats.aats(real[rows], _subsample(synth, n, rng))
+  rows = stats.subsample_rows(len(real), n, rng)  # the draw stats.subsample(real, n, rng) makes
+  a = stats.aats(real[rows], stats.subsample(synth, n, rng))
   m.update(aats=a['aats'], aa_truth=a['aa_truth'], aa_syn=a['aa_syn'], aats_n=n)
   m.update(exact_copy_n_ags=len(synth), exact_copy_n_train=len(real))
   if populations is not None:

@@ -65,6 +65,26 @@ def fixed_sites(af_real: np.ndarray, af_syn: np.ndarray, num_syn: int) -> tuple[
 LD_MAX_DISTANCE = 200
 
 
+def subsample_rows(num_rows: int, n: int, rng: np.random.Generator) -> np.ndarray:
+  """Sorted rows of a seeded draw of n of num_rows (all rows, no draw, when n >= num_rows)."""
+  if num_rows <= n:
+    return np.arange(num_rows)
+  return np.sort(rng.choice(num_rows, n, replace=False))
+
+
+def subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+  return x if len(x) <= n else x[subsample_rows(len(x), n, rng)]
+
+
+def ld_compare(real: np.ndarray, synth: np.ndarray, keep: np.ndarray, max_distance: int,
+               n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(r^2 real, r^2 synthetic, pair index) over the pairs of `keep` sites within max_distance,
+  each set a seeded draw of at most n rows: the evaluation's ld_r is the Pearson r of the two."""
+  r2_real, idx = ld_pairs(subsample(real, n, rng), keep, max_distance)
+  r2_syn, _ = ld_pairs(subsample(synth, n, rng), keep, max_distance)
+  return r2_real, r2_syn, idx
+
+
 def ld_pairs(x: np.ndarray, keep: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
   """r^2 for all pairs (i < j) of kept SNPs with j - i <= max_distance (SNP index among kept).
 

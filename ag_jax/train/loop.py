@@ -30,8 +30,8 @@ from ag_jax.data import labels as labels_lib
 from ag_jax.train import dp
 from ag_jax.train import metrics as metrics_lib
 from ag_jax.train import trained as trained_lib
-# DataInfo and family are used by callers that build a family's step themselves (the
-# side-by-side benchmark harness).
+# DataInfo and family: for callers that build a family's step themselves (the side-by-side
+# benchmark harness).
 from ag_jax.train.setup import (DataInfo, ResumeError, Setup, WorkdirError, build,  # pylint: disable=unused-import
                                 check_workdir, config_changes, family, init_or_restore,
                                 make_step_fn, warn, write_config)
