@@ -44,11 +44,7 @@ def baseline_draws(ds, column: str, num: int, count: int) -> list[np.ndarray]:
   if column == 'pooled':
     labels = np.zeros(len(train), int)
   else:
-    values = ds.split_samples(column, 'train')
-    if values is None:
-      sys.exit(f'error: --baselines={column}: the store has no samples column {column!r}; '
-               'use pooled or a column of its samples.tsv.')
-    labels = np.unique(values, return_inverse=True)[1]
+    labels = np.unique(ds.split_samples(column, 'train'), return_inverse=True)[1]
   freq = np.stack([train[labels == k].mean(0) for k in range(labels.max() + 1)])
   return [(rng.random((num, train.shape[1])) < freq[rng.choice(labels, num)]).astype(np.uint8)
           for _ in range(count)]
@@ -136,11 +132,13 @@ def main() -> None:
     ap.error('--draws must be 1 or more, --steps and --sizes 0 or more')
   from ag_jax import data  # pylint: disable=g-import-not-at-top
   from ag_jax.data import writers  # pylint: disable=g-import-not-at-top
-  name = pathlib.Path(args.config.split(':')[0]).stem + args.config.partition(':')[2]
+  variant = args.config.partition(':')[2]
+  name = pathlib.Path(args.config.split(':')[0]).stem + (f'_{variant}' if variant else '')
   name = f'privacy_vs_size_{name}_{pathlib.Path(args.dataset).name}'
   output = pathlib.Path(args.output or ROOT / 'benchmarks' / 'results' / name).resolve()
   workdir = pathlib.Path(args.workdir or ROOT / 'runs' / name).resolve()
   overrides = args.set + ([f'train.num_steps={args.steps}'] if args.steps else [])
+  baselines = [b for b in args.baselines.split(',') if b]
   steps, rows, started = [], [], reproduce.now()
   for size in sizes:
     label = str(size or 'all')
@@ -151,12 +149,17 @@ def main() -> None:
                                split_seed=args.split_seed).write_view(size_dir / 'data')
     except data.DataError as e:
       sys.exit(f'error: {e}')
+    for column in set(baselines) - {'pooled'}:  # before any training
+      values = data.Dataset(view).split_samples(column, 'train')
+      if values is None or not np.char.str_len(values.astype(str)).any():
+        sys.exit(f'error: --baselines={args.baselines}: {args.dataset} has no {column!r} '
+                 'labels in its samples.tsv; use pooled or a labelled column.')
     files = privacy_folds.train_and_draw(view, args.config, overrides, size_dir / 'run',
                                          args.num_samples, range(args.draws), steps)
     draws = [data.read_hapt(str(f)).genotypes for f in files]
     rows.append(evaluate_size(view, draws, label, ' '.join([args.config] + args.set)))
     print(rows[-1], flush=True)
-    for column in filter(None, args.baselines.split(',')):
+    for column in baselines:
       base = baseline_draws(data.Dataset(view), column, args.num_samples, args.draws)
       rows.append(evaluate_size(view, base, label, f'allele frequencies: {column}'))
       print(rows[-1], flush=True)

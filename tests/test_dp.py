@@ -114,6 +114,10 @@ def test_settings_that_leak_past_the_clip_are_refused(field, value, match, ds805
     rbm_family.create_state(cfg, info, jax.random.key(0))
   with pytest.raises(ConfigError, match='dp_noise=-1.0'):
     rbm_family.create_state(_Cfg(**PRIVATE, dp_noise=-1.0), info, jax.random.key(0))
+  labelled = _Cfg(**PRIVATE, dp_noise=1.0)
+  labelled.data.condition = 'super_population'
+  with pytest.raises(ConfigError, match='condition=.super_population.*labels.json'):
+    rbm_family.check_config(labelled)
 
 
 def test_epsilon_lies_between_the_exact_gaussian_mechanism_and_the_rdp_bound():

@@ -248,7 +248,7 @@ class _Cfg:
     base.update(model)
     config = crbm_config.defaults()
     config.model.update(base)
-    self.model, self.mesh = config.model, config.mesh
+    self.model, self.mesh, self.data = config.model, config.mesh, config.data
     self.train = type('T', (), {'batch_size': 16})
 
 

@@ -49,6 +49,10 @@ def check_config(config) -> None:
   if m.centred:
     raise ValueError('config.model.centred=True: the centred gradient subtracts batch means, '
                      'so one haplotype moves every term; DP training needs model.centred=False.')
+  if config.data.get('condition', 'none') != 'none':
+    raise ValueError(f'config.data.condition={config.data.condition!r}: a conditional model '
+                     "records each label's training count (labels.json), which DP training does "
+                     'not protect; use config.data.condition=none.')
   if m.precondition != 'none':
     raise ValueError(f'config.model.precondition={m.precondition!r}: scales the gradient by the '
                      'training allele frequencies; DP training needs model.precondition=none.')
