@@ -138,6 +138,7 @@ def test_epsilon_lies_between_the_exact_gaussian_mechanism_and_the_rdp_bound():
   assert dp.epsilon(1.0, 64, 400, 600, per_person=True)[0] > base  # two haplotypes a person
 
 
+@pytest.mark.slow  # the step test above covers the train step; this adds the loop and the log
 def test_private_crbm_trains_end_to_end_and_logs_its_epsilon(tmp_path, caplog):
   from ag_jax import train  # pylint: disable=g-import-not-at-top
   from configs_loader import load  # pylint: disable=g-import-not-at-top
