@@ -34,12 +34,12 @@ COLUMNS = ('ags', 'size', 'train', 'held_out', 'af_r', 'af_r_sd', 'ld_r', 'ld_r_
            'privacy_loss_se', 'privacy_loss_draws_sd', 'mia_auc', 'mia_auc_se', 'verdict')
 
 
-def baseline_draws(ds, column: str, num: int, count: int) -> list[np.ndarray]:
+def baseline_draws(ds, train: np.ndarray, column: str, num: int, count: int
+                   ) -> list[np.ndarray]:
   """`count` sets of `num` AGs that know only allele frequencies of the train split: pooled
   (column 'pooled'), or one frequency vector per value of a samples column (each AG takes a
   train haplotype's label at random, then draws every SNP independently from that label's
   frequencies). What fitting those frequencies alone costs in the privacy figures."""
-  train = ds.read_split('train')
   rng = np.random.default_rng(0)
   if column == 'pooled':
     labels = np.zeros(len(train), int)
@@ -50,12 +50,11 @@ def baseline_draws(ds, column: str, num: int, count: int) -> list[np.ndarray]:
           for _ in range(count)]
 
 
-def evaluate_size(view: pathlib.Path, draws: list[np.ndarray], size: str, ags: str) -> dict:
+def evaluate_size(ds, train: np.ndarray, test: np.ndarray, draws: list[np.ndarray], size: str,
+                  ags: str) -> dict:
   """The row of one size: quality per draw (mean, SD) and privacy on all draws together."""
-  from ag_jax import data, evaluate  # pylint: disable=g-import-not-at-top
+  from ag_jax import evaluate  # pylint: disable=g-import-not-at-top
   from ag_jax.evaluate import privacy  # pylint: disable=g-import-not-at-top
-  ds = data.Dataset(view)
-  train, test = ds.read_split('train'), ds.read_split('test')
   quality = [evaluate.evaluate_set(train, ags, None, distance_sample=200)[0] for ags in draws]
   per_draw = [privacy.figures(train, test, ags, seed=i)['privacy_loss']
               for i, ags in enumerate(draws)]
@@ -149,19 +148,21 @@ def main() -> None:
                                split_seed=args.split_seed).write_view(size_dir / 'data')
     except data.DataError as e:
       sys.exit(f'error: {e}')
+    ds = data.Dataset(view)
     for column in set(baselines) - {'pooled'}:  # before any training
-      values = data.Dataset(view).split_samples(column, 'train')
+      values = ds.split_samples(column, 'train')
       if values is None or not np.char.str_len(values.astype(str)).any():
         sys.exit(f'error: --baselines={args.baselines}: {args.dataset} has no {column!r} '
                  'labels in its samples.tsv; use pooled or a labelled column.')
     files = privacy_folds.train_and_draw(view, args.config, overrides, size_dir / 'run',
                                          args.num_samples, range(args.draws), steps)
     draws = [data.read_hapt(str(f)).genotypes for f in files]
-    rows.append(evaluate_size(view, draws, label, ' '.join([args.config] + args.set)))
+    train, test = ds.read_split('train'), ds.read_split('test')
+    rows.append(evaluate_size(ds, train, test, draws, label, ' '.join([args.config] + args.set)))
     print(rows[-1], flush=True)
     for column in baselines:
-      base = baseline_draws(data.Dataset(view), column, args.num_samples, args.draws)
-      rows.append(evaluate_size(view, base, label, f'allele frequencies: {column}'))
+      base = baseline_draws(ds, train, column, args.num_samples, args.draws)
+      rows.append(evaluate_size(ds, train, test, base, label, f'allele frequencies: {column}'))
       print(rows[-1], flush=True)
   buf = io.StringIO()
   w = csv.DictWriter(buf, COLUMNS, lineterminator='\n')
