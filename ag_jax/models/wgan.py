@@ -149,6 +149,48 @@ def _padding(padding, length: int, stride: int) -> tuple[int, int]:
   return lo, hi
 
 
+def _im2col(x, pads, stride):
+  """[B, L, C] -> [B, L', 3C]: the three shifted (and strided) views of the padded x."""
+  x = jnp.pad(x, ((0, 0), pads, (0, 0)))
+  n = (x.shape[1] - KERNEL) // stride + 1
+  return jnp.concatenate([x[:, k:k + stride * (n - 1) + 1:stride] for k in range(KERNEL)], axis=-1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _im2col_matmul(x, w, pads, stride, dtype):
+  """Conv of kernel 3: x [B, L, C] times w [3C, F] over the im2col copy of x.
+
+  The backward pass keeps x, not the three-times-larger copy: kept, the copies of every
+  layer were the largest buffers of the WGAN step (docs/perf_wgan.md). The kernel gradient
+  is taken as x^T times an im2col-like copy of the cotangent (built in the backward pass and
+  dropped at once), so that XLA has no forward value to reuse and keep alive instead.
+  (jax.checkpoint, or rebuilding the copy of x in the backward pass, does not do it: XLA
+  merges the rebuilt copy with the forward one.)"""
+  return matmul(_im2col(x, pads, stride), w, dtype)
+
+
+def _im2col_matmul_fwd(x, w, pads, stride, dtype):
+  return _im2col_matmul(x, w, pads, stride, dtype), (x, w)
+
+
+def _im2col_matmul_bwd(pads, stride, dtype, res, g):
+  x, w = res
+  (_, length, c), (n, f) = x.shape, g.shape[1:]
+  _, fold = jax.vjp(lambda x: _im2col(x, pads, stride), x)  # linear: holds no values of x
+  gx, = fold(matmul(g, w.T, dtype))
+  # View k of the padded x is x_pad[k + stride * i], i < n, so its kernel gradient x_k^T g is
+  # x^T g_k, with g_k = g placed at rows k + stride * i (zeros between) and cropped to x.
+  lo, _ = pads
+  g_k = [jax.lax.pad(g, jnp.zeros((), g.dtype),
+                     ((0, 0, 0), (k - lo, length - (k - lo) - stride * (n - 1) - 1, stride - 1),
+                      (0, 0, 0))) for k in range(KERNEL)]
+  gw = matmul(x.reshape(-1, c).T, jnp.concatenate(g_k, axis=-1).reshape(-1, KERNEL * f), dtype)
+  return gx, gw.reshape(c, KERNEL, f).transpose(1, 0, 2).reshape(KERNEL * c, f)
+
+
+_im2col_matmul.defvjp(_im2col_matmul_fwd, _im2col_matmul_bwd)
+
+
 class Conv(nn.Module):
   """flax.linen.Conv(features, (3,), strides, padding) written as one matmul over the three
   shifted (and strided) views of the input (im2col), with the same parameters ('kernel'
@@ -158,8 +200,9 @@ class Conv(nn.Module):
   and their kernel gradients run ~16x slower than the forward pass (a 48 x 2,047 x 8 -> 8
   transposed conv: 1.8 ms forward, 27.8 ms kernel gradient), which the WGAN-GP's double
   backward pays in every critic update. As matmuls every derivative is a matmul, a pad or a
-  strided slice: 1.40-1.47x faster WGAN steps on CPU at 805-16,383 SNPs, for ~30% more XLA
-  memory (the im2col copies are kept for the backward pass; benchmarks/wgan_step.py). On
+  strided slice: 1.40-1.47x faster WGAN steps on CPU at 805-16,383 SNPs
+  (benchmarks/wgan_step.py); the im2col copies are not kept for the backward pass
+  (`_im2col_matmul`). On
   accelerators, whose convolutions are fast, `model.conv='lax'` (flax.linen.Conv) may win:
   measure with `benchmarks/wgan_step.py --conv=matmul,lax` there.
   """
@@ -173,12 +216,9 @@ class Conv(nn.Module):
   def __call__(self, x):
     channels = x.shape[-1]
     kernel = self.param('kernel', _torch_uniform((0, 1)), (KERNEL, channels, self.features))
-    lo, hi = _padding(self.padding, x.shape[1], self.stride)
-    x = jnp.pad(x, ((0, 0), (lo, hi), (0, 0)))
-    n, s = (x.shape[1] - KERNEL) // self.stride + 1, self.stride
-    cols = jnp.concatenate([x[:, k:k + s * (n - 1) + 1:s] for k in range(KERNEL)], axis=-1)
-    y = checkpoint_name(matmul(cols, kernel.reshape(KERNEL * channels, self.features), self.dtype),
-                        CONV_OUT)
+    pads = _padding(self.padding, x.shape[1], self.stride)
+    w = kernel.reshape(KERNEL * channels, self.features)
+    y = checkpoint_name(_im2col_matmul(x, w, pads, self.stride, self.dtype), CONV_OUT)
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,))
     return y

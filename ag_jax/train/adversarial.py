@@ -300,14 +300,22 @@ def _wgan_train_step(config, info) -> Callable:
     u = jax.random.uniform(k_u, (), maxval=m.label_noise)
     alpha = jax.random.uniform(k_a, (b, 1, 1))
     grad_fn = jax.value_and_grad(chunk_loss, has_aux=True)
-    # A Python loop, not lax.scan: XLA:CPU ran the critic far slower inside a while loop
-    # (docs/perf_wgan.md). Each chunk's gradient is added before the next chunk starts.
-    total = None
-    for i in range(0, b, micro):
-      chunk = None if labels is None else labels[i:i + micro]
-      out = grad_fn(c_params, real[i:i + micro], fake[i:i + micro], alpha[i:i + micro], u, chunk)
-      total = out if total is None else jax.tree.map(jnp.add, total, out)
-    (loss, sums), grads = total
+    if micro == b:
+      (loss, sums), grads = grad_fn(c_params, real, fake, alpha, u, labels)
+    else:
+      # A scan, so that one chunk's activations are freed before the next chunk runs: as
+      # independent unrolled calls XLA scheduled the chunks side by side and saved no memory.
+      chunks = lambda x: None if x is None else x.reshape(b // micro, micro, *x.shape[1:])
+
+      def add_chunk(total, xs):
+        out = grad_fn(c_params, *xs[:3], u, xs[3])
+        return jax.tree.map(jnp.add, total, out), None
+
+      zeros = jax.tree.map(jnp.zeros_like, jax.eval_shape(
+          grad_fn, c_params, real[:micro], fake[:micro], alpha[:micro], u,
+          None if labels is None else labels[:micro]))
+      ((loss, sums), grads), _ = jax.lax.scan(
+          add_chunk, zeros, (chunks(real), chunks(fake), chunks(alpha), chunks(labels)))
     c_real, c_fake, penalty = (t / b for t in sums)
     gp = m.gp_weight * penalty
     return grads, {'critic_gap': c_real - c_fake, 'gp': gp, 'critic_loss': loss}
