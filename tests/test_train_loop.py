@@ -602,3 +602,27 @@ def test_a_store_without_a_test_split_trains_and_skips_the_test_metrics(tmp_path
   m = json.loads((tmp_path / 'wd' / 'report' / 'metrics.json').read_text())
   assert set(m) == {'crbm'} and 'aats_test' not in m['crbm'] and 'privacy_loss' not in m['crbm']
   assert np.isfinite(m['crbm']['aats']) and out['evaluation']['crbm']['aats'] == m['crbm']['aats']
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='glibc malloc_trim')
+def test_freed_heap_is_returned_after_compiling():
+  """What the loop calls after compiling: freed heap pages below a live block (which glibc
+  cannot give back by shrinking the heap) leave the resident set."""
+  import ctypes  # pylint: disable=g-import-not-at-top
+  from ag_jax.train import loop  # pylint: disable=g-import-not-at-top
+  libc = ctypes.CDLL(None)
+  libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+  libc.free.argtypes = [ctypes.c_void_p]
+  resident = lambda: int(pathlib.Path('/proc/self/statm').read_text().split()[1]) * os.sysconf(
+      'SC_PAGE_SIZE')
+  size, count = 64 * 1024, 4000  # 250 MiB in blocks below the mmap threshold: on the heap
+  blocks = [libc.malloc(size) for _ in range(count)]
+  for b in blocks:
+    ctypes.memset(b, 1, size)
+  for b in blocks[:-1]:  # the last block stays: the heap cannot shrink past it
+    libc.free(b)
+  before = resident()
+  loop._release_freed_heap()  # pylint: disable=protected-access
+  after = resident()
+  libc.free(blocks[-1])
+  assert before - after > 0.5 * size * count, (before, after)

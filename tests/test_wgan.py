@@ -175,6 +175,7 @@ def _info(n, x=None):
 def test_paper65k_forward_and_one_train_step_batch_2():
   config = load('wgan.py:paper65k')
   config.model.batch_size = 2
+  config.model.critic_microbatch = 1  # the variant's critic chunks, here of 1 packed sample
   config.model.critic_iter = 1
   config.train.batch_size = 1 * 3 * 2
   info = _info(65535)
