@@ -186,7 +186,7 @@ def _release_freed_heap() -> None:
   step, 2.1 of the process's 3.3 GiB (docs/perf_wgan.md)."""
   try:
     ctypes.CDLL(None).malloc_trim(0)
-  except (OSError, AttributeError):
+  except (OSError, AttributeError, TypeError):  # no glibc (musl, macOS) or no CDLL(None)
     pass
 
 
