@@ -626,3 +626,17 @@ def test_freed_heap_is_returned_after_compiling():
   after = resident()
   libc.free(blocks[-1])
   assert before - after > 0.5 * size * count, (before, after)
+
+
+def test_the_heap_is_released_after_every_long_compile(monkeypatch):
+  """Whoever compiles (the loop, generate.py, a benchmark's own jit), a compile of at least
+  TRIM_AFTER_COMPILE_SECS releases the freed heap, and a shorter one does not."""
+  from ag_jax.train import loop  # pylint: disable=g-import-not-at-top
+  calls = []
+  monkeypatch.setattr(loop, '_release_freed_heap', lambda: calls.append(1))
+  monkeypatch.setattr(loop, 'TRIM_AFTER_COMPILE_SECS', 1e9)
+  jax.jit(lambda x: x * 3 + 1).lower(np.ones(7, np.float32)).compile()
+  assert not calls
+  monkeypatch.setattr(loop, 'TRIM_AFTER_COMPILE_SECS', 0.0)
+  jax.jit(lambda x: x * 5 - 2).lower(np.ones(9, np.float32)).compile()
+  assert calls == [1]

@@ -190,6 +190,22 @@ def _release_freed_heap() -> None:
     pass
 
 
+# Compiles shorter than this free little; trimming after each of the many small helpers'
+# compiles would cost more than it returns.
+TRIM_AFTER_COMPILE_SECS = 1.0
+
+
+def _trim_after_long_compile(event: str, duration_secs: float, **_) -> None:
+  if event == '/jax/core/compile/backend_compile_duration' and (
+      duration_secs >= TRIM_AFTER_COMPILE_SECS):
+    _release_freed_heap()
+
+
+# Every long compile in a process that uses ag_jax gives its freed heap back, whoever calls
+# jit: the training loop, generate.py, the benchmarks.
+jax.monitoring.register_event_duration_secs_listener(_trim_after_long_compile)
+
+
 def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> dict:
   config, tc = setup.config, setup.config.train
   # The handler covers compilation too (minutes for long genomes): a SIGTERM or Ctrl-C there
@@ -201,7 +217,6 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
     compiled = step_fn.lower(state, parallel.global_batch(setup.mesh, first_batch),
                              step_key(config.seed, start)).compile()
     logging.info('compiled in %.1fs', time.time() - t_compile)
-    _release_freed_heap()
     last_good, last_metrics = start, {}
     sample_every = int(tc.sample_every)
     sampler = jax.jit(setup.fam.make_sampler(config, setup.info), static_argnums=2)
