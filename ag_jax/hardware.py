@@ -1,9 +1,12 @@
-"""What the backend is fast at: the one place the models' 'auto' precisions ask."""
+"""What the backend is fast at: the one place the models' 'auto' precisions and the families'
+XLA options ask."""
 
 import functools
+import logging
 import pathlib
 
 import jax
+import numpy as np
 
 
 @functools.lru_cache(maxsize=None)
@@ -20,3 +23,24 @@ def bf16_is_fast(platform: str | None = None) -> bool:
   except OSError:
     return False
   return 'amx_bf16' in flags or 'avx512_bf16' in flags
+
+
+def cpu_compiler_options(options: dict[str, str]) -> dict[str, str] | None:
+  """`options` for jax.jit(compiler_options=...) where the default backend is a CPU whose XLA
+  accepts them, else None: on GPUs and TPUs, and (with a warning) where a jaxlib has renamed
+  an experimental XLA:CPU option, the program compiles with XLA's defaults."""
+  if not options or jax.default_backend() != 'cpu':
+    return None
+  items = tuple(sorted(options.items()))
+  return dict(items) if _accepted(items) else None
+
+
+@functools.lru_cache(maxsize=None)
+def _accepted(items: tuple[tuple[str, str], ...]) -> bool:
+  try:
+    jax.jit(lambda x: x + 1, compiler_options=dict(items)).lower(np.float32(0)).compile()
+    return True
+  except Exception as e:  # pylint: disable=broad-except  (jaxlib's error type varies by version)
+    logging.warning('XLA options %s not accepted by this jaxlib (%s); compiling with its '
+                    'defaults.', dict(items), str(e).splitlines()[0][:200])
+    return False

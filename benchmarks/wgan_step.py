@@ -2,14 +2,15 @@ r"""WGAN-GP train-step time per haplotype and memory for 805, 16,383 and 65,535 
 
   python benchmarks/wgan_step.py [--snps=805,16383,65535] [--batch=8] [--channels=10]
       [--critic_iter=10] [--compute_dtype=float32,auto] [--unroll_critic=0,1]
-      [--critic_microbatch=K] [--remat=0|1] [--conv=matmul,lax] [--cores=1,2] [--max_latent=4,16]
+      [--critic_microbatch=K] [--remat=0|1] [--xla_cpu_ynnpack=0|1] [--conv=matmul,lax]
+      [--cores=1,2] [--max_latent=4,16]
 
 --compute_dtype times each `model.compute_dtype` side by side ('float32': f32 matmul
 convolutions; 'auto': the default, bf16 operands with f32 accumulation on backends fast at it)
 and prints the step-time ratio first / last. --unroll_critic=0,1 does the same for
 `model.unroll_critic` (the critic updates as one lax.scan body, or inlined one after another).
---critic_microbatch and --remat default to configs/wgan.py's values; setting one applies it to
-every measurement of the run.
+--critic_microbatch, --remat and --xla_cpu_ynnpack default to configs/wgan.py's values; setting
+one applies it to every measurement of the run.
 The header names the machine, jax and the commit.
 
 One step = critic_iter critic updates (each on batch packed samples of pack_m haplotypes)
@@ -119,6 +120,8 @@ def main():
   ap.add_argument('--critic_microbatch', type=int, default=None,
                   help='model.critic_microbatch (0: whole batch); default: config')
   ap.add_argument('--remat', type=int, default=None, help='model.remat 0/1; default: config')
+  ap.add_argument('--xla_cpu_ynnpack', type=int, default=None,
+                  help='model.xla_cpu_ynnpack 0/1; default: config')
   ap.add_argument('--compute_dtype', default='float32,auto',
                   help='comma-separated model.compute_dtype values, each timed')
   ap.add_argument('--conv', default='matmul,lax',
@@ -158,13 +161,13 @@ def main():
   except ValueError:
     ap.error(f'--unroll_critic={args.unroll_critic}: use 0, 1 or 0,1')
   overrides = {'unroll_critic': unrolls[0], 'critic_microbatch': args.critic_microbatch,
-               'remat': args.remat}
+               'remat': args.remat, 'xla_cpu_ynnpack': args.xla_cpu_ynnpack}
   if not args.child:
     c = get_config(args.channels, args.batch, args.critic_iter, **overrides)
     print({**machine(), 'commit': _commit()})
     print(f'channels {args.channels}, batch {args.batch} packed x 3, critic_iter {args.critic_iter}, '
           f'critic_microbatch {c.model.critic_microbatch}, '
-          f'remat {c.model.remat}; compute_dtype auto = {adversarial.compute_dtype(c)} here')
+          f'remat {c.model.remat}, xla_cpu_ynnpack {c.model.xla_cpu_ynnpack}; compute_dtype auto = {adversarial.compute_dtype(c)} here')
     print(f'{"snps":>7} {"conv":>6} {"cores":>5} {"latent":>6} {"dtype":>8} {"unroll":>6} {"padded":>7} '
           f'{"haps/step":>9} '
           f'{"compile s":>9} {"step s":>8} {"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}',
@@ -198,8 +201,9 @@ def main():
     state = jax.jit(lambda k: adversarial.create_state(config, info, k))(jax.random.key(0))
     batch = jax.random.bernoulli(jax.random.key(1), 0.3, (config.train.batch_size, n)).astype(np.uint8)
     t0 = time.time()
-    step = jax.jit(adversarial.make_train_step(config, info), donate_argnums=0).lower(
-        state, batch, jax.random.key(2)).compile()
+    step = jax.jit(adversarial.make_train_step(config, info), donate_argnums=0,
+                   compiler_options=adversarial.compiler_options(config)).lower(
+                       state, batch, jax.random.key(2)).compile()
     compile_s = time.time() - t0
     holder = [state]  # donated, as the training loop and the side-by-side harness do
 

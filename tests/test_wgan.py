@@ -656,6 +656,20 @@ def test_mixed_matmul_values_and_derivatives_to_second_order(ds805):
   assert len(dots) >= 6 and all('xbf16>' in l.split('->')[0] for l in dots), dots
 
 
+def test_xla_cpu_ynnpack_off_reaches_the_compiled_program(caplog):
+  """paper65k compiles its step and sampler without YNNPACK fusions (the default keeps them);
+  an option this jaxlib does not know falls back to XLA's defaults with a warning."""
+  assert adversarial.compiler_options(load('wgan.py:test')) is None
+  options = adversarial.compiler_options(load('wgan.py:paper65k'))
+  assert options == {'xla_cpu_experimental_ynn_fusion_type': ''}
+  x, w = np.ones((64, 32), np.float32), np.ones((32, 16), np.float32)
+  hlo = lambda **kw: jax.jit(lambda x, w: x @ w, **kw).lower(x, w).compile().as_text()
+  assert 'ynn_fusion' in hlo() and 'ynn_fusion' not in hlo(compiler_options=options)
+  from ag_jax import hardware  # pylint: disable=g-import-not-at-top
+  assert hardware.cpu_compiler_options({'xla_cpu_no_such_option_here': 'x'}) is None
+  assert 'not accepted by this jaxlib' in caplog.text
+
+
 def test_compute_dtype_auto_follows_the_backend():
   config = load('wgan.py:test')
   assert config.model.compute_dtype == 'auto'

@@ -35,7 +35,7 @@ from ag_jax.train import trained as trained_lib
 # benchmark harness).
 from ag_jax.train.setup import (DataInfo, ResumeError, Setup, WorkdirError, build,  # pylint: disable=unused-import
                                 check_workdir, config_changes, family, init_or_restore,
-                                make_step_fn, warn, write_config)
+                                jit_sampler, make_step_fn, warn, write_config)
 
 logging = std_logging.getLogger('ag_jax')
 
@@ -219,7 +219,7 @@ def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> di
     logging.info('compiled in %.1fs', time.time() - t_compile)
     last_good, last_metrics = start, {}
     sample_every = int(tc.sample_every)
-    sampler = jax.jit(setup.fam.make_sampler(config, setup.info), static_argnums=2)
+    sampler = jit_sampler(setup)
     ld_probe = privacy_probe = None
     if sample_every:
       from ag_jax.evaluate import probes  # pylint: disable=g-import-not-at-top  (matplotlib)

@@ -128,7 +128,21 @@ def make_step_fn(setup: Setup, donate: bool = True) -> Callable:
   return jax.jit(setup.fam.make_train_step(setup.config, setup.info),
                  in_shardings=(setup.state_sharding, parallel.batch_sharding(setup.mesh), None),
                  out_shardings=(setup.state_sharding, None),
-                 donate_argnums=0 if donate else ())
+                 donate_argnums=0 if donate else (), compiler_options=compiler_options(setup))
+
+
+def jit_sampler(setup: Setup, config=None) -> Callable:
+  """The family's sampler (of `config`, default the run's), jitted; its argument 2 (the
+  number of AGs) is static."""
+  config = config or setup.config
+  return jax.jit(setup.fam.make_sampler(config, setup.info), static_argnums=2,
+                 compiler_options=compiler_options(setup))
+
+
+def compiler_options(setup: Setup) -> dict[str, str] | None:
+  """The family's XLA options for its jitted step and sampler (None: XLA's defaults)."""
+  options = getattr(setup.fam, 'compiler_options', None)
+  return options(setup.config) if options else None
 
 
 def init_state(setup: Setup):

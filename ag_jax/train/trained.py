@@ -20,7 +20,7 @@ from ag_jax import configuration
 from ag_jax import rng
 from ag_jax.data import labels as labels_lib
 from ag_jax.data import writers
-from ag_jax.train.setup import Setup, build, restore, saved_config, warn
+from ag_jax.train.setup import Setup, build, jit_sampler, restore, saved_config, warn
 
 logging = std_logging.getLogger('ag_jax')
 
@@ -38,13 +38,11 @@ def generate(setup: Setup, state, num: int, seed: int, batch_size: int,
   if sampling:
     config = configuration.override(config, 'model', sampling)
     configuration.validate(config, setup.fam)
-  sampler = setup.fam.make_sampler(config, setup.info)
   if labels is None:
     labels = labels_lib.request(setup.info.labels, num)
   elif setup.info.labels is None:
     raise labels_lib.LabelError('labels: this model was trained without labels.')
-  return _draw(jax.jit(sampler, static_argnums=2), state, num, seed, batch_size, progress,
-               labels)
+  return _draw(jit_sampler(setup, config), state, num, seed, batch_size, progress, labels)
 
 
 def _draw(fn, state, num: int, seed: int, batch_size: int, progress: bool, labels=None):
