@@ -202,9 +202,8 @@ class Conv(nn.Module):
   backward pays in every critic update. As matmuls every derivative is a matmul, a pad or a
   strided slice: 1.40-1.47x faster WGAN steps on CPU at 805-16,383 SNPs
   (benchmarks/wgan_step.py); the im2col copies are not kept for the backward pass
-  (`_im2col_matmul`). On
-  accelerators, whose convolutions are fast, `model.conv='lax'` (flax.linen.Conv) may win:
-  measure with `benchmarks/wgan_step.py --conv=matmul,lax` there.
+  (`_im2col_matmul`). On accelerators, whose convolutions are fast, `model.conv='lax'`
+  (flax.linen.Conv) may win: measure with `benchmarks/wgan_step.py --conv=matmul,lax` there.
   """
   features: int
   stride: int = 1
