@@ -167,7 +167,8 @@ def main():
     print({**machine(), 'commit': _commit()})
     print(f'channels {args.channels}, batch {args.batch} packed x 3, critic_iter {args.critic_iter}, '
           f'critic_microbatch {c.model.critic_microbatch}, '
-          f'remat {c.model.remat}, xla_cpu_ynnpack {c.model.xla_cpu_ynnpack}; compute_dtype auto = {adversarial.compute_dtype(c)} here')
+          f'remat {c.model.remat}, xla_cpu_ynnpack {c.model.xla_cpu_ynnpack}; '
+          f'compute_dtype auto = {adversarial.compute_dtype(c)} here')
     print(f'{"snps":>7} {"conv":>6} {"cores":>5} {"latent":>6} {"dtype":>8} {"unroll":>6} {"padded":>7} '
           f'{"haps/step":>9} '
           f'{"compile s":>9} {"step s":>8} {"ms/haplotype":>12} {"XLA GiB":>8} {"peak RSS GiB":>12}',

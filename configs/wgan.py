@@ -38,7 +38,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.compute_dtype = 'auto'  # bf16 operands where fast (GPU, TPU, AMX / AVX512-BF16), else f32
   m.critic_microbatch = 0  # critic update in chunks of this many packed samples (0 = all)
   m.remat = False  # generator update keeps only the convolutions' outputs (less memory)
-  m.xla_cpu_ynnpack = True  # XLA:CPU's YNNPACK dots and reductions (off: less memory, slower compile)
+  m.xla_cpu_ynnpack = True  # XLA:CPU's YNNPACK dots, reductions (off: less memory, longer compile)
   m.ema_decay = 0.999  # AGs from a moving average of the generator weights (0 = last weights)
   m.sample_batch_stats = False  # without the average: BatchNorm running stats (True: batch's)
   m.minibatch_std = 'none'  # 'features' | 'output': tried against clumping, worse
@@ -61,7 +61,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       m.unroll_critic = False  # 65,535 SNPs: compiles in 106 s, half the XLA memory
       if v != 'bench':  # critic in chunks: 65,535 SNPs, batch 8: XLA memory 3.8 GiB, not 4.5
         m.critic_microbatch = 4
-        m.xla_cpu_ynnpack = False  # XLA's own codegen: 2.7 GiB, not 3.8; 1.04x faster (perf_wgan.md)
+        m.xla_cpu_ynnpack = False  # 65,535 SNPs: 2.7 GiB, not 3.8; 1.04x faster (perf_wgan.md)
     elif v == '1000g_805':
       c.data.name = v
     elif v == '1000g_agbl4':  # 4,053 SNPs -> 4,095: what one hour of both cores allows
