@@ -606,10 +606,10 @@ def test_a_store_without_a_test_split_trains_and_skips_the_test_metrics(tmp_path
 
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='glibc malloc_trim')
 def test_freed_heap_is_returned_after_compiling():
-  """What the loop calls after compiling: freed heap pages below a live block (which glibc
+  """What ag_jax calls after each long compile: freed heap pages below a live block (which glibc
   cannot give back by shrinking the heap) leave the resident set."""
   import ctypes  # pylint: disable=g-import-not-at-top
-  from ag_jax.train import loop  # pylint: disable=g-import-not-at-top
+  from ag_jax import hardware  # pylint: disable=g-import-not-at-top
   libc = ctypes.CDLL(None)
   libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
   libc.free.argtypes = [ctypes.c_void_p]
@@ -622,7 +622,7 @@ def test_freed_heap_is_returned_after_compiling():
   for b in blocks[:-1]:  # the last block stays: the heap cannot shrink past it
     libc.free(b)
   before = resident()
-  loop._release_freed_heap()  # pylint: disable=protected-access
+  hardware.release_freed_heap()
   after = resident()
   libc.free(blocks[-1])
   assert before - after > 0.5 * size * count, (before, after)
@@ -631,12 +631,12 @@ def test_freed_heap_is_returned_after_compiling():
 def test_the_heap_is_released_after_every_long_compile(monkeypatch):
   """Whoever compiles (the loop, generate.py, a benchmark's own jit), a compile of at least
   TRIM_AFTER_COMPILE_SECS releases the freed heap, and a shorter one does not."""
-  from ag_jax.train import loop  # pylint: disable=g-import-not-at-top
+  from ag_jax import hardware  # pylint: disable=g-import-not-at-top
   calls = []
-  monkeypatch.setattr(loop, '_release_freed_heap', lambda: calls.append(1))
-  monkeypatch.setattr(loop, 'TRIM_AFTER_COMPILE_SECS', 1e9)
+  monkeypatch.setattr(hardware, 'release_freed_heap', lambda: calls.append(1))
+  monkeypatch.setattr(hardware, 'TRIM_AFTER_COMPILE_SECS', 1e9)
   jax.jit(lambda x: x * 3 + 1).lower(np.ones(7, np.float32)).compile()
   assert not calls
-  monkeypatch.setattr(loop, 'TRIM_AFTER_COMPILE_SECS', 0.0)
+  monkeypatch.setattr(hardware, 'TRIM_AFTER_COMPILE_SECS', 0.0)
   jax.jit(lambda x: x * 5 - 2).lower(np.ones(9, np.float32)).compile()
   assert calls == [1]

@@ -750,11 +750,11 @@ def test_scanned_critic_updates_are_the_unrolled_ones(ds805):
     name = jax.tree_util.keystr(path)
     if name.startswith(('.c_params', '.c_opt')) and 'Conv' in name and 'bias' in name:
       continue  # the biases and their Adam moments
-    # Within 1e-2 of the leaf's largest value plus
-    # a tenth of one Adam step of 5e-4: Adam turns near-zero gradients' rounding into up to a
-    # twentieth of a step (measured 2.4e-5, a generator BatchNorm bias, after the convs'
-    # hand-written backward changed the rounding); a scan computing otherwise differs by steps.
-    # Adam's moments follow gradients that differ by up to 0.2% after that (measured).
+    # Within 1e-2 of the leaf's largest value plus a tenth of one Adam step of 5e-4: Adam
+    # turns near-zero gradients' rounding into up to a twentieth of a step (measured 2.4e-5, a
+    # generator BatchNorm bias, after the convs' hand-written backward changed the rounding); a
+    # scan computing otherwise differs by steps. Adam's moments follow gradients that differ
+    # by up to 0.2% after that (measured).
     atol = 1e-2 * float(jnp.abs(b).max()) + 0.1 * 5e-4
     np.testing.assert_allclose(a, b, rtol=0, atol=atol, err_msg=name)
     compared += 1

@@ -11,7 +11,6 @@ function of (seed, s), so a resumed run is bit-identical to an uninterrupted one
 
 from __future__ import annotations
 
-import ctypes
 import logging as std_logging
 import math
 import pathlib
@@ -178,32 +177,6 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
   last.update(trained_lib.finish(setup, state, workdir, write=is_main))
   ckpt.close()
   return last
-
-
-def _release_freed_heap() -> None:
-  """Returns the C heap's free pages to the OS (glibc's malloc_trim; a no-op elsewhere). XLA's
-  compiler frees gigabytes that glibc keeps resident: after compiling the 16,383-SNP WGAN
-  step, 2.1 of the process's 3.3 GiB (docs/perf_wgan.md)."""
-  try:
-    ctypes.CDLL(None).malloc_trim(0)
-  except (OSError, AttributeError, TypeError):  # no glibc (musl, macOS) or no CDLL(None)
-    pass
-
-
-# Compiles shorter than this free little; trimming after each of the many small helpers'
-# compiles would cost more than it returns.
-TRIM_AFTER_COMPILE_SECS = 1.0
-
-
-def _trim_after_long_compile(event: str, duration_secs: float, **_) -> None:
-  if event == '/jax/core/compile/backend_compile_duration' and (
-      duration_secs >= TRIM_AFTER_COMPILE_SECS):
-    _release_freed_heap()
-
-
-# Every long compile in a process that uses ag_jax gives its freed heap back, whoever calls
-# jit: the training loop, generate.py, the benchmarks.
-jax.monitoring.register_event_duration_secs_listener(_trim_after_long_compile)
 
 
 def _train(setup: Setup, state, step_fn, loader, ckpt, writer, start: int) -> dict:
