@@ -67,6 +67,7 @@ def test_split_keeps_individuals_together(ds805):
   assert np.any(other != s['split'])
 
 
+@pytest.mark.slow  # ~18 s: imports the bundled AGBL4 VCFs, then reads them with scikit-allel
 def test_prepare_agbl4_vcfs_matches_scikit_allel(tmp_path):
   out = tmp_path / 'agbl4'
   meta = data.prepare(AGBL4, out, progress=False)

@@ -44,6 +44,7 @@ def _flat(tree):
   return np.concatenate([np.ravel(a) for a in jax.tree.leaves(tree)])
 
 
+@pytest.mark.slow  # ~15 s: one summed update per left-out haplotype
 def test_each_haplotype_moves_the_summed_update_by_at_most_the_clip(ds805):
   params, v_pos, v_neg = _windows(ds805)
   clip = 2.0
@@ -79,6 +80,7 @@ def test_noise_has_the_stated_scale_and_no_clip_no_noise_is_the_plain_gradient(d
   np.testing.assert_allclose(_flat(g), _flat(plain), rtol=2e-4, atol=1e-6)
 
 
+@pytest.mark.slow  # ~14 s: compiles the private and the plain step
 def test_private_step_without_noise_or_clip_is_the_plain_step(ds805):
   """Through the family's train step (CRBM windows, the pinned halves skipped by the sweeps):
   the same chains, the same update when clipping and noise vanish."""

@@ -121,6 +121,7 @@ def test_privacy_metrics_catch_copies(ds805):
   assert abs(m['mia_auc'] - 0.5) < 0.1 and 0.01 < m['mia_auc_se'] < 0.05, m  # populations differ
 
 
+@pytest.mark.slow  # ~30 s: two evaluations against the 805 train split
 def test_privacy_loss_and_its_standard_error(ds805):
   """Copies of the training people: privacy loss many standard errors above 0. Held-out
   real people as the 'AGs': within 3 standard errors of 0. The standard error is the binomial
@@ -140,6 +141,7 @@ def test_privacy_loss_and_its_standard_error(ds805):
   assert evaluate.findings(fair) == []
 
 
+@pytest.mark.slow  # ~20 s: a full evaluation of two published sets
 def test_run_evaluation_ranks_published_sets(tmp_path, sets, ds805):
   _, gan, rbm = sets
   train, test = ds805.read_split('train'), ds805.read_split('test')
