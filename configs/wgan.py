@@ -27,6 +27,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.batch_size = 16  # packed samples per critic update
   m.gp_weight = 10.0
   m.label_noise = 0.1
+  # Conditional models (data.condition): the critic's label head, 'classifier' (AC-GAN) or
+  # 'projection' (did not learn the labels), and the classifier's loss weight (docs/wgan.md)
+  m.label_head = 'classifier'
+  m.label_weight = 1.0
   m.g_lr = 5e-4
   m.c_lr = 5e-4
   m.beta1 = 0.5

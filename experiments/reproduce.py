@@ -43,6 +43,7 @@ ROWS = {
     'rbm_agbl4': ('configs/rbm.py:1000g_agbl4', '1000g_agbl4', []),
     'crbm_805_super': ('configs/crbm.py', '1000g_805', [], ['data.condition=super_population']),
     'crbm_805_population': ('configs/crbm.py', '1000g_805', [], ['data.condition=population']),
+    'wgan_805_super': ('configs/wgan.py', '1000g_805', [], ['data.condition=super_population']),
 }
 
 

@@ -42,9 +42,14 @@ def test_unconditioned_wgan_has_no_label_parameters():
   """K = 0 adds nothing: the generator's latent convolution sees noise_dim + 1 channels (the
   location channel), the critic has no embedding, and the parameter count is that of the
   model before conditioning existed (99,641 for configs/wgan.py:test at 805 SNPs). K labels
-  add exactly K input channels to that convolution and a K x (7 x 56) critic embedding."""
+  add exactly K input channels to that convolution and, on the critic, a classifier head from
+  the last block's 7 x 56 features to K logits per packed sample (pack 3), or with the
+  projection head a K x (7 x 56) embedding."""
   plain = _traced_state(_config('none'), _info())
   cond = _traced_state(_config(), _info(vocab=VOCAB))
+  projection = _config()
+  projection.model.label_head = 'projection'
+  proj = _traced_state(projection, _info(vocab=VOCAB))
   assert sum(x.size for x in jax.tree.leaves((plain.g_params, plain.c_params))) == 99641
   g0, g1 = _shapes(plain.g_params), _shapes(cond.g_params)
   c0, c1 = _shapes(plain.c_params), _shapes(cond.c_params)
@@ -52,21 +57,26 @@ def test_unconditioned_wgan_has_no_label_parameters():
   assert g0[first] == (3, 2 + 1, g0[first][2]) and g1[first] == (3, 2 + 1 + 3, g0[first][2])
   assert {k: v for k, v in g1.items() if k != first} == {k: v for k, v in g0.items() if k != first}
   assert not any('label' in k for k in c0)
-  assert c1 == dict(c0, **{'label_embed/embedding': (3, 7 * 56)})
+  assert c1 == dict(c0, **{'label_logits/kernel': (7 * 56, 3 * 3), 'label_logits/bias': (9,)})
+  assert _shapes(proj.c_params) == dict(c0, **{'label_embed/embedding': (3, 7 * 56)})
+  assert _shapes(proj.g_params) == g1
   assert _shapes(cond.g_ema) == g1 and _shapes(cond.g_stats) == _shapes(plain.g_stats)
 
 
 @pytest.mark.slow  # traces the whole step: ~10 s the fast suite has no margin for
-def test_conditional_step_and_sampler_shapes():
+@pytest.mark.parametrize('head', ['classifier', 'projection'])
+def test_conditional_step_and_sampler_shapes(head):
   """The step takes labelled batches [rows, K + SNPs] and keeps the state's shapes; the
   sampler gives one AG per label."""
   config, info = _config(), _info(vocab=VOCAB)
+  config.model.label_head = head
   state = _traced_state(config, info)
   batch = jax.ShapeDtypeStruct((config.train.batch_size, 3 + 805), jnp.uint8)
   new, metrics = jax.eval_shape(adversarial.make_train_step(config, info), state, batch,
                                 jax.random.key(1))
   assert jax.tree.map(lambda a: a.shape, new) == jax.tree.map(lambda a: a.shape, state)
   assert metrics['critic_loss'].shape == ()
+  assert ('label_accuracy_fake' in metrics) == (head == 'classifier')
   sampler = adversarial.make_sampler(config, info)
   ags = jax.eval_shape(lambda s, k, y: sampler(s, k, 6, y), state, jax.random.key(2),
                        jnp.zeros(6, jnp.int32))

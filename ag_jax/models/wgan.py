@@ -425,6 +425,7 @@ def minibatch_std(x: jax.Array, group: int = MBSTD_GROUP) -> jax.Array:
 
 
 MINIBATCH_STD = ('none', 'features', 'output')
+LABEL_HEADS = ('classifier', 'projection')
 
 
 class Critic(nn.Module):
@@ -437,18 +438,22 @@ class Critic(nn.Module):
   minibatch_std: str = 'none'
   conv: str = 'matmul'  # as Generator.conv
   compute_dtype: str = 'float32'  # as Generator.compute_dtype
-  # K > 0: conditional, with a projection head (Miyato & Koyama 2018): the score gains
-  # sum(e * h), h the flattened features of the last block [(2L - 1) x channels] and e the sum
-  # of the label embeddings of the packed samples. The embeddings start at 0, so a new
-  # conditional critic scores as an unconditioned one. 0 adds nothing.
+  # K > 0: conditional (docs/wgan.md, "Conditional"), with the head `label_head` names:
+  # 'classifier' (auxiliary classifier, Odena et al. 2017): K logits per packed sample from the
+  # flattened features h of the last block [(2L - 1) x channels]; the score takes no labels.
+  # 'projection' (Miyato & Koyama 2018): the score gains sum(e * h), e the sum of the label
+  # embeddings of the packed samples (starting at 0). 0 adds nothing.
   num_labels: int = 0
+  label_head: str = 'classifier'
 
   @nn.compact
   def __call__(self, x, labels=None):
     """x: [B, pyramid.length, pack_m] in [0, 1]; labels: int [B, pack_m], each packed sample's
-    label (conditional critics only) -> raw Wasserstein scores [B]."""
-    _check_labels(labels, self.num_labels, 'critic')
+    label (projection critics only) -> raw Wasserstein scores [B]; a classifier critic returns
+    (scores [B], label logits [B, pack_m, K])."""
+    _check_labels(labels, self.num_labels if self.label_head == 'projection' else 0, 'critic')
     c, p, form, dt = self.channels, self.pyramid, self.conv, self.compute_dtype
+    pack = x.shape[-1]
     lengths = p.scale_lengths()[::-1]  # [full, after yellow-in, ..., 4L - 1]
     x = LocationChannel(p.length)(x)
     for j, mult in enumerate((1, 2, 4, 6)):
@@ -477,6 +482,9 @@ class Critic(nn.Module):
     if self.minibatch_std == 'output':
       x = jnp.concatenate([x, diversity.mean(axis=-1, keepdims=True)], axis=-1)
     score = nn.Dense(1, kernel_init=_torch_uniform((0,)))(x)[..., 0]
+    if self.num_labels and self.label_head == 'classifier':
+      logits = nn.Dense(pack * self.num_labels, name='label_logits')(h)
+      return score, logits.reshape(-1, pack, self.num_labels)
     if self.num_labels:
       embed = nn.Embed(self.num_labels, h.shape[-1], embedding_init=nn.initializers.zeros_init(),
                        name='label_embed')

@@ -100,7 +100,7 @@ def _wgan_modules(config, info):
   return (pyr, wgan_lib.Generator(pyr, m.channels, m.noise_dim, conv=form, compute_dtype=dtype,
                                   num_labels=k),
           wgan_lib.Critic(pyr, m.channels, m.minibatch_std, conv=form,
-                          compute_dtype=dtype, num_labels=k))
+                          compute_dtype=dtype, num_labels=k, label_head=m.label_head))
 
 
 def compute_dtype(config) -> str:
@@ -186,6 +186,11 @@ def check_wgan_config(config) -> None:
     raise ConfigError(f'config.model.st_temperature={temperature}: must be > 0.')
   if not 0.0 <= float(m.real_noise) < 0.5:
     raise ConfigError(f'config.model.real_noise={m.real_noise}: must be in [0, 0.5) (0 = none).')
+  if m.label_head not in wgan_lib.LABEL_HEADS:
+    raise ConfigError(f'config.model.label_head={m.label_head!r}: use one of '
+                      f'{", ".join(wgan_lib.LABEL_HEADS)}.')
+  if not float(m.label_weight) >= 0:
+    raise ConfigError(f'config.model.label_weight={m.label_weight}: must be >= 0.')
   if not float(m.mode_seeking) >= 0:
     raise ConfigError(f'config.model.mode_seeking={m.mode_seeking}: must be >= 0 (0 = off).')
   try:
@@ -223,8 +228,9 @@ def _wgan_create(config, info, key):
   conditional = _num_labels(info) > 0
   gv = gen.init(kg, z, noise, train=False,
                 labels=jnp.zeros(2, jnp.int32) if conditional else None)
+  projection = conditional and m.label_head == 'projection'
   cv = critic.init(kc, jnp.zeros((2, pyr.length, m.pack_m)),
-                   jnp.zeros((2, m.pack_m), jnp.int32) if conditional else None)
+                   jnp.zeros((2, m.pack_m), jnp.int32) if projection else None)
   g_tx, c_tx = _wgan_tx(config)
   return GANState(step=jnp.zeros((), jnp.int32), g_params=gv['params'], g_stats=gv['batch_stats'],
                   c_params=cv['params'], g_opt=g_tx.init(gv['params']), c_opt=c_tx.init(cv['params']),
@@ -270,6 +276,22 @@ def _wgan_train_step(config, info) -> Callable:
   output = _wgan_output(config)
   micro = int(m.critic_microbatch) or b
   remat = bool(m.remat)
+  classifier = k > 0 and m.label_head == 'classifier'
+  label_weight = float(m.label_weight)
+
+  def critic_out(c_params, x, labels):
+    """(scores [B], label logits [B, pack, K] of a classifier critic, else None)."""
+    if classifier:
+      return critic.apply({'params': c_params}, x)
+    return critic.apply({'params': c_params}, x, labels), None
+
+  def label_loss(logits, labels):
+    """Summed cross-entropy of the classifier head's logits against the packed labels, and
+    the number it classifies right; 0s without a classifier."""
+    if not classifier:
+      return jnp.zeros(()), jnp.zeros(())
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels).sum()
+    return ce, jnp.sum(logits.argmax(-1) == labels).astype(jnp.float32)
 
   def pack_rows(x):  # [pack * B, length] -> [B, length, pack]
     return jnp.transpose(x.reshape(pack, b, -1), (1, 2, 0))
@@ -285,13 +307,19 @@ def _wgan_train_step(config, info) -> Callable:
     """The critic loss's share of some packed samples (sums / b) and its three sums. Every
     term is a per-sample sum (InstanceNorm and the penalty are per sample), so the loss of the
     batch is the sum of its chunks' shares. A real packed sample, the fake one beside it and
-    their interpolate have the same labels (fakes are drawn with the real rows' labels)."""
-    score = lambda x: critic.apply({'params': c_params}, x, labels).sum()
-    c_real, c_fake = score(real), score(fake)
+    their interpolate have the same labels (fakes are drawn with the real rows' labels). A
+    classifier critic also learns to name the real samples' labels (cross-entropy, weight
+    `model.label_weight`); it is not trained on fakes, so it cannot learn the generator's
+    mistakes as a population's traits."""
+    score = lambda x: critic_out(c_params, x, labels)[0].sum()
+    s_real, logits = critic_out(c_params, real, labels)
+    c_real, c_fake = s_real.sum(), score(fake)
     grads = jax.grad(score)(alpha * real + (1 - alpha) * fake)
     norms = jnp.sqrt(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1) + 1e-12)
     penalty = jnp.sum((norms - 1) ** 2)
-    return (-(1 - u) * c_real + c_fake + m.gp_weight * penalty) / b, (c_real, c_fake, penalty)
+    ce, right = label_loss(logits, labels)
+    loss = (-(1 - u) * c_real + c_fake + m.gp_weight * penalty + label_weight * ce) / b
+    return loss, (c_real, c_fake, penalty, ce, right)
 
   def critic_grads(c_params, real, fake, labels, key):
     """(critic loss gradient, metrics), over the whole batch at once or in chunks of
@@ -317,9 +345,12 @@ def _wgan_train_step(config, info) -> Callable:
           None if labels is None else labels[:micro]))
       ((loss, sums), grads), _ = jax.lax.scan(
           add_chunk, zeros, (chunks(real), chunks(fake), chunks(alpha), chunks(labels)))
-    c_real, c_fake, penalty = (t / b for t in sums)
+    c_real, c_fake, penalty, ce, right = (t / b for t in sums)
     gp = m.gp_weight * penalty
-    return grads, {'critic_gap': c_real - c_fake, 'gp': gp, 'critic_loss': loss}
+    metrics = {'critic_gap': c_real - c_fake, 'gp': gp, 'critic_loss': loss}
+    if classifier:  # per packed sample / per haplotype
+      metrics.update(label_loss_real=ce, label_accuracy_real=right / pack)
+    return grads, metrics
 
   def critic_update(g_params, carry, xs):
     c_params, c_opt, g_stats = carry
@@ -353,21 +384,26 @@ def _wgan_train_step(config, info) -> Callable:
     def g_loss(g_params):
       fake, stats = _generate_wgan(gen, pyr, n, g_params, g_stats, k_gen, pack * b,
                                    m.noise_dim, True, output, latents, g_labels)
-      loss = -critic.apply({'params': c_params}, pack_rows(fake), pack_labels(g_labels)).mean()
+      score, logits = critic_out(c_params, pack_rows(fake), pack_labels(g_labels))
+      ce, right = label_loss(logits, pack_labels(g_labels))
+      loss = -score.mean() + label_weight * ce / b
       ratio = mode_seeking_ratio(fake[:, :n], *latents)
       if mode_seeking > 0:
         loss = loss + mode_seeking / (ratio + 1e-5)
-      return loss, (stats, ratio)
+      return loss, (stats, ratio, ce / b, right / (b * pack))
 
     if remat:  # keep only the convolutions' outputs for the backward pass
       g_loss = jax.checkpoint(g_loss, policy=jax.checkpoint_policies.save_only_these_names(
           wgan_lib.CONV_OUT))
 
-    (gl, (g_stats, ms_ratio)), g_grads = jax.value_and_grad(g_loss, has_aux=True)(state.g_params)
+    (gl, (g_stats, ms_ratio, g_ce, g_right)), g_grads = jax.value_and_grad(
+        g_loss, has_aux=True)(state.g_params)
     updates, g_opt = g_tx.update(g_grads, state.g_opt, state.g_params)
     metrics = {k: v[-1] for k, v in aux.items()}
     metrics.update(critic_gap_mean=aux['critic_gap'].mean(), generator_loss=gl,
                    generator_grad_norm=_global_norm(g_grads), mode_seeking_ratio=ms_ratio)
+    if classifier:  # how well the fakes carry their labels, by the critic's classifier
+      metrics.update(label_loss_fake=g_ce, label_accuracy_fake=g_right)
     g_params = optax.apply_updates(state.g_params, updates)
     return state.replace(step=state.step + 1, g_params=g_params, g_stats=g_stats,
                          c_params=c_params, g_opt=g_opt, c_opt=c_opt,
