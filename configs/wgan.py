@@ -27,8 +27,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.batch_size = 16  # packed samples per critic update
   m.gp_weight = 10.0
   m.label_noise = 0.1
-  # Conditional models (data.condition): the critic's label head, 'classifier' (AC-GAN) or
-  # 'projection' (did not learn the labels), and the classifier's loss weight (docs/wgan.md)
+  # Conditional models (data.condition): the critic's label head, 'classifier' (AC-GAN: its
+  # AGs follow their labels) or 'projection' (not shown to), and the classifier's weight
   m.label_head = 'classifier'
   m.label_weight = 1.0
   m.g_lr = 5e-4

@@ -296,12 +296,15 @@ class InstanceNorm(nn.Module):
     return nn.GroupNorm(num_groups=x.shape[-1], epsilon=1e-5)(x)
 
 
+BN_MOMENTUM = 0.9  # Flax's form of PyTorch's BatchNorm momentum 0.1: running <- 0.9 running + 0.1 batch
+
+
 def _gen_layer(x, features, train, kind='conv', torch_padding=0, form='matmul', dtype='float32'):
   if kind == 'conv':
     x = conv(features, form=form, dtype=dtype)(x)
   else:
     x = ConvT(features, torch_padding, form, dtype)(x)
-  x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
+  x = nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=1e-5)(x)
   return nn.leaky_relu(x, ALPHA)
 
 
