@@ -106,6 +106,7 @@ def test_label_errors():
 
 
 
+@pytest.mark.slow  # ~30 s: compiles the state's initialisation and a conditional sampler
 def test_an_ags_label_not_its_batch_sets_it():
   """A conditional sampler normalises by the statistics of a reference batch in the training
   proportions, so an AG is the same whether the rest of its batch has its label or others.
