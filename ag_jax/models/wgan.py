@@ -296,7 +296,7 @@ class InstanceNorm(nn.Module):
     return nn.GroupNorm(num_groups=x.shape[-1], epsilon=1e-5)(x)
 
 
-BN_MOMENTUM = 0.9  # Flax's form of PyTorch's BatchNorm momentum 0.1: running <- 0.9 running + 0.1 batch
+BN_MOMENTUM = 0.9  # PyTorch's momentum 0.1 in Flax's form: running <- 0.9 running + 0.1 batch
 
 
 def _gen_layer(x, features, train, kind='conv', torch_padding=0, form='matmul', dtype='float32'):

@@ -304,7 +304,7 @@ def _wgan_train_step(config, info) -> Callable:
     return (rows[..., :k].argmax(-1).astype(jnp.int32) if k else None), rows[..., k:]
 
   def chunk_loss(c_params, real, fake, alpha, u, labels):
-    """The critic loss's share of some packed samples (sums / b) and its three sums. Every
+    """The critic loss's share of some packed samples (sums / b) and its sums. Every
     term is a per-sample sum (InstanceNorm and the penalty are per sample), so the loss of the
     batch is the sum of its chunks' shares. A real packed sample, the fake one beside it and
     their interpolate have the same labels (fakes are drawn with the real rows' labels). A
