@@ -27,9 +27,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.batch_size = 16  # packed samples per critic update
   m.gp_weight = 10.0
   m.label_noise = 0.1
-  # Conditional models (data.condition): the critic's label head, 'classifier' (AC-GAN: its
-  # AGs follow their labels) or 'projection' (not shown to), and the classifier's weight
-  m.label_head = 'classifier'
+  # Conditional models (data.condition): the critic's label head, 'projection' (closer to each
+  # label per update) or 'classifier' (AC-GAN), and the classifier's loss weight (docs/wgan.md)
+  m.label_head = 'projection'
   m.label_weight = 1.0
   m.g_lr = 5e-4
   m.c_lr = 5e-4

@@ -42,14 +42,14 @@ def test_unconditioned_wgan_has_no_label_parameters():
   """K = 0 adds nothing: the generator's latent convolution sees noise_dim + 1 channels (the
   location channel), the critic has no embedding, and the parameter count is that of the
   model before conditioning existed (99,641 for configs/wgan.py:test at 805 SNPs). K labels
-  add exactly K input channels to that convolution and, on the critic, a classifier head from
-  the last block's 7 x 56 features to K logits per packed sample (pack 3), or with the
-  projection head a K x (7 x 56) embedding."""
+  add exactly K input channels to that convolution and, on the critic, a K x (7 x 56)
+  embedding (the projection head) or with the classifier head a Dense layer from the last
+  block's 7 x 56 features to K logits per packed sample (pack 3)."""
   plain = _traced_state(_config('none'), _info())
   cond = _traced_state(_config(), _info(vocab=VOCAB))
-  projection = _config()
-  projection.model.label_head = 'projection'
-  proj = _traced_state(projection, _info(vocab=VOCAB))
+  classifier = _config()
+  classifier.model.label_head = 'classifier'
+  clf = _traced_state(classifier, _info(vocab=VOCAB))
   assert sum(x.size for x in jax.tree.leaves((plain.g_params, plain.c_params))) == 99641
   g0, g1 = _shapes(plain.g_params), _shapes(cond.g_params)
   c0, c1 = _shapes(plain.c_params), _shapes(cond.c_params)
@@ -57,9 +57,10 @@ def test_unconditioned_wgan_has_no_label_parameters():
   assert g0[first] == (3, 2 + 1, g0[first][2]) and g1[first] == (3, 2 + 1 + 3, g0[first][2])
   assert {k: v for k, v in g1.items() if k != first} == {k: v for k, v in g0.items() if k != first}
   assert not any('label' in k for k in c0)
-  assert c1 == dict(c0, **{'label_logits/kernel': (7 * 56, 3 * 3), 'label_logits/bias': (9,)})
-  assert _shapes(proj.c_params) == dict(c0, **{'label_embed/embedding': (3, 7 * 56)})
-  assert _shapes(proj.g_params) == g1
+  assert c1 == dict(c0, **{'label_embed/embedding': (3, 7 * 56)})
+  assert _shapes(clf.c_params) == dict(c0, **{'label_logits/kernel': (7 * 56, 3 * 3),
+                                              'label_logits/bias': (9,)})
+  assert _shapes(clf.g_params) == g1
   assert _shapes(cond.g_ema) == g1 and _shapes(cond.g_stats) == _shapes(plain.g_stats)
 
 

@@ -442,12 +442,12 @@ class Critic(nn.Module):
   conv: str = 'matmul'  # as Generator.conv
   compute_dtype: str = 'float32'  # as Generator.compute_dtype
   # K > 0: conditional (docs/wgan.md, "Conditional"), with the head `label_head` names:
-  # 'classifier' (auxiliary classifier, Odena et al. 2017): K logits per packed sample from the
-  # flattened features h of the last block [(2L - 1) x channels]; the score takes no labels.
-  # 'projection' (Miyato & Koyama 2018): the score gains sum(e * h), e the sum of the label
-  # embeddings of the packed samples (starting at 0). 0 adds nothing.
+  # 'projection' (Miyato & Koyama 2018): the score gains sum(e * h), h the flattened features
+  # of the last block [(2L - 1) x channels], e the sum of the label embeddings of the packed
+  # samples (starting at 0). 'classifier' (auxiliary classifier, Odena et al. 2017): K logits
+  # per packed sample from h; the score takes no labels. 0 adds nothing.
   num_labels: int = 0
-  label_head: str = 'classifier'
+  label_head: str = 'projection'
 
   @nn.compact
   def __call__(self, x, labels=None):
