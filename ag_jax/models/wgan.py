@@ -14,7 +14,7 @@ followed by BatchNorm (PyTorch momentum 0.1) and LeakyReLU(0.01). With `model.ou
 Critic: the mirror image with biased convs, affine InstanceNorm, a location channel in front of
 each down block, packing (pack_m samples as channels), and Linear(L -> 1) at the end.
 Conditional (`num_labels` K > 0, docs/wgan.md "Conditional"): the generator takes the label as
-K one-hot latent channels, the critic a projection head over its last block's features.
+K one-hot latent channels, the critic a projection or classifier head on its last features.
 Every convolution has kernel 3 and is computed as a matmul (`Conv`, `ConvTranspose`) or, with
 `conv='lax'` (`model.conv`), by flax.linen's lax convolutions; the parameters are the same.
 The matmul form multiplies in `compute_dtype` (`model.compute_dtype`: bf16 operands with f32

@@ -19,7 +19,9 @@ Conditional WGAN (info.labels, docs/conditional.md and docs/wgan.md "Conditional
 the K one-hot label columns first, [rows, K + num_snps]. Each critic update draws its fakes with
 the labels of its real rows, packed alike, so a real packed sample, the fake beside it and their
 gradient-penalty interpolate have the same labels; the generator update uses the last critic
-update's labels. The sampler takes one label per AG.
+update's labels. The critic's label head is a projection or an auxiliary classifier
+(`model.label_head`). The sampler takes one label per AG and normalises every batch by the
+BatchNorm statistics of a reference batch in the training proportions.
 """
 
 from __future__ import annotations
