@@ -93,6 +93,12 @@ def _num_labels(info) -> int:
   return vocab.size if vocab else 0
 
 
+def _label_head(config, info) -> str | None:
+  """The critic's label head (`model.label_head`) of a conditional WGAN, None unconditioned:
+  a 'projection' critic takes the packed labels, a 'classifier' one returns label logits."""
+  return config.model.label_head if _num_labels(info) else None
+
+
 def _wgan_modules(config, info):
   pyr = wgan_lib.pyramid_for(info.num_snps, int(config.model.max_latent))
   m = config.model
@@ -230,9 +236,9 @@ def _wgan_create(config, info, key):
   conditional = _num_labels(info) > 0
   gv = gen.init(kg, z, noise, train=False,
                 labels=jnp.zeros(2, jnp.int32) if conditional else None)
-  projection = conditional and m.label_head == 'projection'
   cv = critic.init(kc, jnp.zeros((2, pyr.length, m.pack_m)),
-                   jnp.zeros((2, m.pack_m), jnp.int32) if projection else None)
+                   jnp.zeros((2, m.pack_m), jnp.int32)
+                   if _label_head(config, info) == 'projection' else None)
   g_tx, c_tx = _wgan_tx(config)
   return GANState(step=jnp.zeros((), jnp.int32), g_params=gv['params'], g_stats=gv['batch_stats'],
                   c_params=cv['params'], g_opt=g_tx.init(gv['params']), c_opt=c_tx.init(cv['params']),
@@ -278,7 +284,7 @@ def _wgan_train_step(config, info) -> Callable:
   output = _wgan_output(config)
   micro = int(m.critic_microbatch) or b
   remat = bool(m.remat)
-  classifier = k > 0 and m.label_head == 'classifier'
+  classifier = _label_head(config, info) == 'classifier'
   label_weight = float(m.label_weight)
 
   def critic_out(c_params, x, labels):
